@@ -1,0 +1,109 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr};
+use percent_encoding::percent_decode_str;
+
+use crate::SessionError;
+
+/// Connects to the broker at `url` (`nats://[user:password@]host:port`).
+///
+/// The first connection attempt is not retried, so an unreachable broker is
+/// reported at once; once connected, the client reconnects for ever, so a
+/// broker restart between sessions goes unnoticed by the caller (a session in
+/// flight during the restart times out).
+pub async fn connect(url: &str) -> Result<Client, SessionError> {
+    let invalid = |reason: String| SessionError::InvalidUrl {
+        url: redact(url),
+        reason,
+    };
+    let addr = ServerAddr::from_str(url).map_err(|e| invalid(e.to_string()))?;
+    let mut options = ConnectOptions::new()
+        .name("mpc-session")
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(|event| async move { log_event(event) });
+    let user = addr.username().map(decode).transpose().map_err(invalid)?;
+    if let Some(user) = &user {
+        let password = addr.password().map(decode).transpose().map_err(invalid)?;
+        options = options.user_and_password(user.clone(), password.unwrap_or_default());
+    }
+    let mut bare = addr.into_inner();
+    // Credentials travel in CONNECT only; keep them out of the server address.
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    let shown = bare.to_string();
+    let addr = ServerAddr::from_url(bare).map_err(|e| invalid(e.to_string()))?;
+    options.connect(addr).await.map_err(|e| {
+        let reason = match e.kind() {
+            ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => format!(
+                "the broker refused user {:?}; check the role's password",
+                user.as_deref().unwrap_or("(none)")
+            ),
+            _ => format!("{e}; is the broker running, and is MPC_NATS_URL right?"),
+        };
+        SessionError::Connect { url: shown, reason }
+    })
+}
+
+fn decode(part: &str) -> Result<String, String> {
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "credentials are not UTF-8".to_owned())
+}
+
+/// `url` without any `user:password@`, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn log_event(event: Event) {
+    match event {
+        Event::Connected => tracing::info!("connected to the NATS broker"),
+        Event::Disconnected => tracing::warn!("disconnected from the NATS broker; reconnecting"),
+        Event::ServerError(error) => tracing::warn!(%error, "NATS broker reported an error"),
+        other => tracing::debug!(event = %other, "NATS client event"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(redact("nats://u:p@h:1"), "nats://h:1");
+        assert_eq!(redact("nats://h:1"), "nats://h:1");
+    }
+
+    #[tokio::test]
+    async fn unreachable_broker_fails_fast_without_leaking_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let started = std::time::Instant::now();
+        let err = connect(&format!("nats://client:s3cret@127.0.0.1:{port}"))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let text = err.to_string();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.contains("is the broker running"), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn rejects_garbage_urls() {
+        assert!(matches!(
+            connect("not a url").await,
+            Err(SessionError::InvalidUrl { .. })
+        ));
+    }
+}

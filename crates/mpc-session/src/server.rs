@@ -1,0 +1,306 @@
+//! The co-signer side: a queue-group subscription to requests, answering
+//! `hello` and `health` itself and handing session requests to the caller.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_nats::{Client, Message, Subject, Subscriber};
+use futures::StreamExt;
+use mpc_protocol::Party;
+use serde_bytes::ByteBuf;
+use snow::HandshakeState;
+
+use crate::noise::{self, MAX_HANDSHAKE_BODY};
+use crate::subjects::{self, Op, SessionId};
+use crate::wire::{self, HandshakeReply, HelloReply, ReplyEnvelope, RequestEnvelope, WIRE_VERSION};
+use crate::{Health, Identity, NatsPeerChannel, Rejection, SessionConfig, SessionError};
+
+/// Subscribes to every co-signer request in `queue_group` (normally
+/// [`subjects::COSIGNER_QUEUE_GROUP`]).
+pub async fn serve(
+    nats: Client,
+    identity: Arc<Identity>,
+    queue_group: &str,
+    config: SessionConfig,
+) -> Result<Incoming, SessionError> {
+    let requests = nats
+        .queue_subscribe(subjects::ALL_REQUESTS, queue_group.to_owned())
+        .await
+        .map_err(SessionError::transport)?;
+    tracing::info!(
+        subject = subjects::ALL_REQUESTS,
+        queue_group,
+        "serving co-signer requests"
+    );
+    Ok(Incoming {
+        nats,
+        identity,
+        requests,
+        config,
+    })
+}
+
+/// The stream of session requests. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Incoming {
+    nats: Client,
+    identity: Arc<Identity>,
+    requests: Subscriber,
+    config: SessionConfig,
+}
+
+impl Incoming {
+    /// The next session request; `None` once the subscription ends.
+    /// Malformed requests are refused and logged, never returned.
+    pub async fn next(&mut self) -> Option<IncomingRequest> {
+        while let Some(message) = self.requests.next().await {
+            let Some(reply) = message.reply.clone() else {
+                tracing::warn!(subject = %message.subject, "ignored request without reply subject");
+                continue;
+            };
+            match self.parse(&message, &reply).await {
+                Ok(Some(request)) => return Some(request),
+                Ok(None) => {}
+                Err(rejection) => {
+                    tracing::warn!(subject = %message.subject, code = %rejection.code,
+                        reason = %rejection.message, "refused request");
+                    refuse(&self.nats, reply, rejection).await;
+                }
+            }
+        }
+        None
+    }
+
+    /// Answers `hello`/`health` (returning `None`) or builds a session request.
+    async fn parse(
+        &self,
+        message: &Message,
+        reply: &Subject,
+    ) -> Result<Option<IncomingRequest>, Rejection> {
+        let op = message
+            .subject
+            .strip_prefix("mpc.v1.cosigner.")
+            .and_then(|op| Op::new(op).ok())
+            .ok_or_else(|| Rejection::new("bad_request", "unknown request subject"))?;
+        if op == Op::HELLO || op == Op::HEALTH {
+            let answer = if op == Op::HELLO {
+                wire::to_cbor(&HelloReply {
+                    version: WIRE_VERSION,
+                    static_pub: ByteBuf::from(self.identity.public_key().to_vec()),
+                })
+            } else {
+                wire::to_cbor(&Health {
+                    status: "ok".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                })
+            };
+            if let Err(e) = self.nats.publish(reply.clone(), answer.into()).await {
+                tracing::warn!(op = %op, error = %e, "could not answer");
+            }
+            return Ok(None);
+        }
+        let envelope: RequestEnvelope = wire::from_cbor("request", &message.payload)
+            .map_err(|e| Rejection::new("bad_request", e.to_string()))?;
+        if envelope.version != WIRE_VERSION {
+            return Err(Rejection::new(
+                "unsupported_version",
+                format!("wire version {} is not {WIRE_VERSION}", envelope.version),
+            ));
+        }
+        let client_pub = wire::public_key("client key", &envelope.client_static_pub)
+            .map_err(|e| Rejection::new("bad_request", e.to_string()))?;
+        tracing::info!(session = %envelope.session_id, op = %op, "session requested");
+        Ok(Some(IncomingRequest {
+            op,
+            session_id: envelope.session_id,
+            client_pub,
+            handshake: envelope.handshake.into_vec(),
+            reply: reply.clone(),
+            nats: self.nats.clone(),
+            identity: self.identity.clone(),
+            config: self.config.clone(),
+        }))
+    }
+}
+
+async fn refuse(nats: &Client, reply: Subject, rejection: Rejection) {
+    let envelope = ReplyEnvelope::Refused {
+        version: WIRE_VERSION,
+        rejection,
+    };
+    if let Err(e) = nats.publish(reply, wire::to_cbor(&envelope).into()).await {
+        tracing::warn!(error = %e, "could not send refusal");
+    }
+}
+
+/// A session request whose sender is not authenticated yet.
+pub struct IncomingRequest {
+    pub op: Op,
+    pub session_id: SessionId,
+    /// The static key the sender claims; proven only by [`authenticate`](Self::authenticate).
+    pub client_pub: [u8; 32],
+    handshake: Vec<u8>,
+    reply: Subject,
+    nats: Client,
+    identity: Arc<Identity>,
+    config: SessionConfig,
+}
+
+impl IncomingRequest {
+    /// Reads the first handshake message expecting it from `expected_client_pub`:
+    /// the key pinned for the wallet, or for a new wallet (keygen) the
+    /// claimed [`client_pub`](Self::client_pub). On failure the client gets
+    /// an immediate refusal.
+    pub async fn authenticate(
+        self,
+        expected_client_pub: &[u8; 32],
+    ) -> Result<AuthenticatedRequest, SessionError> {
+        let mut handshake = noise::responder(
+            &self.identity,
+            expected_client_pub,
+            &self.session_id,
+            &self.op,
+        )?;
+        let Some(body) = noise::read_handshake(&mut handshake, &self.handshake) else {
+            tracing::warn!(session = %self.session_id, op = %self.op,
+                "request failed authentication against the expected client key");
+            let error = SessionError::ClientNotAuthenticated {
+                op: self.op.to_string(),
+                session: self.session_id.to_string(),
+            };
+            refuse(
+                &self.nats,
+                self.reply,
+                Rejection::new(
+                    "unauthenticated",
+                    "the request is not from the expected client key",
+                ),
+            )
+            .await;
+            return Err(error);
+        };
+        Ok(AuthenticatedRequest {
+            body: body.to_vec(),
+            handshake,
+            request: self,
+        })
+    }
+
+    /// Refuses in clear, before authentication (e.g. `unknown_wallet` when no
+    /// wallet is pinned to [`client_pub`](Self::client_pub)).
+    pub async fn reject(self, rejection: Rejection) {
+        tracing::info!(session = %self.session_id, op = %self.op, code = %rejection.code,
+            "refused request");
+        refuse(&self.nats, self.reply, rejection).await;
+    }
+}
+
+/// A request proven to come from the expected client key.
+pub struct AuthenticatedRequest {
+    /// The op's request body, decrypted.
+    pub body: Vec<u8>,
+    handshake: HandshakeState,
+    request: IncomingRequest,
+}
+
+impl AuthenticatedRequest {
+    pub fn op(&self) -> &Op {
+        &self.request.op
+    }
+
+    pub fn session_id(&self) -> &SessionId {
+        &self.request.session_id
+    }
+
+    pub fn client_pub(&self) -> &[u8; 32] {
+        &self.request.client_pub
+    }
+
+    /// Completes the handshake with `response_body` and returns the channel
+    /// for the rounds.
+    pub async fn accept(self, response_body: &[u8]) -> Result<NatsPeerChannel, SessionError> {
+        if response_body.len() > MAX_HANDSHAKE_BODY {
+            return Err(SessionError::BodyTooLarge {
+                what: "response body",
+                len: response_body.len(),
+                max: MAX_HANDSHAKE_BODY,
+            });
+        }
+        let AuthenticatedRequest {
+            mut handshake,
+            request,
+            ..
+        } = self;
+        // Subscribe before replying: the client's first round message may
+        // follow the reply at once.
+        let inbound = request
+            .nats
+            .subscribe(subjects::session(&request.session_id, Party::Cosigner))
+            .await
+            .map_err(SessionError::transport)?;
+        let accepted = HandshakeReply::Accepted(ByteBuf::from(response_body.to_vec()));
+        let message = noise::write_handshake(&mut handshake, &wire::to_cbor(&accepted))?;
+        let transport = handshake
+            .into_stateless_transport_mode()
+            .map_err(SessionError::noise)?;
+        reply_handshake(&request, message).await?;
+        tracing::info!(session = %request.session_id, op = %request.op, "session accepted");
+        Ok(NatsPeerChannel::new(
+            request.nats,
+            request.session_id,
+            Party::Cosigner,
+            transport,
+            inbound,
+            request.config,
+        ))
+    }
+
+    /// Refuses inside the handshake, so the client knows the refusal is
+    /// really from this co-signer (e.g. `wallet_locked`).
+    pub async fn reject(self, rejection: Rejection) -> Result<(), SessionError> {
+        let AuthenticatedRequest {
+            mut handshake,
+            request,
+            ..
+        } = self;
+        tracing::info!(session = %request.session_id, op = %request.op, code = %rejection.code,
+            "rejected authenticated request");
+        let message = noise::write_handshake(
+            &mut handshake,
+            &wire::to_cbor(&HandshakeReply::Rejected(rejection)),
+        )?;
+        reply_handshake(&request, message).await
+    }
+}
+
+impl fmt::Debug for IncomingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingRequest")
+            .field("op", &self.op)
+            .field("session_id", &self.session_id)
+            .field("client_pub", &hex::encode(self.client_pub))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shows routing facts only: the body stays out of logs.
+impl fmt::Debug for AuthenticatedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatedRequest")
+            .field("request", &self.request)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn reply_handshake(request: &IncomingRequest, message: Vec<u8>) -> Result<(), SessionError> {
+    let envelope = ReplyEnvelope::Handshake {
+        version: WIRE_VERSION,
+        handshake: ByteBuf::from(message),
+    };
+    request
+        .nats
+        .publish(request.reply.clone(), wire::to_cbor(&envelope).into())
+        .await
+        .map_err(SessionError::transport)
+}

@@ -1,0 +1,147 @@
+//! The versioned NATS subject map (mirrored in `nats/users.conf`).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use mpc_protocol::Party;
+use serde::{Deserialize, Serialize};
+
+use crate::SessionError;
+
+/// Subject prefix; bumped with incompatible wire changes.
+pub const PREFIX: &str = "mpc.v1";
+/// Queue group the co-signers share, so several can serve one broker.
+pub const COSIGNER_QUEUE_GROUP: &str = "cosigners";
+/// Every co-signer request subject.
+pub const ALL_REQUESTS: &str = "mpc.v1.cosigner.>";
+
+/// Checks that `value` is one plain subject token: no dots, wildcards or
+/// spaces can sneak into a subject built from it.
+fn check_token(what: &'static str, value: &str) -> Result<(), SessionError> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if value.is_empty() || value.len() > 64 || !value.chars().all(plain) {
+        return Err(SessionError::InvalidToken {
+            what,
+            value: value.chars().take(80).collect(),
+        });
+    }
+    Ok(())
+}
+
+/// A co-signer operation, one subject token (`keygen`, `sign`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Op(Cow<'static, str>);
+
+impl Op {
+    pub const KEYGEN: Op = Op(Cow::Borrowed("keygen"));
+    pub const SIGN: Op = Op(Cow::Borrowed("sign"));
+    pub const REFRESH: Op = Op(Cow::Borrowed("refresh"));
+    /// Answered by [`serve`](crate::serve) itself with `{status, version}`.
+    pub const HEALTH: Op = Op(Cow::Borrowed("health"));
+    /// Answered by [`serve`](crate::serve) itself with the co-signer's static key.
+    pub const HELLO: Op = Op(Cow::Borrowed("hello"));
+
+    pub fn new(name: &str) -> Result<Op, SessionError> {
+        check_token("operation", name)?;
+        Ok(Op(Cow::Owned(name.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A session identifier, one subject token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh random identifier (UUID v4, 32 hex digits).
+    pub fn random() -> SessionId {
+        SessionId(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn parse(value: &str) -> Result<SessionId, SessionError> {
+        check_token("session id", value)?;
+        Ok(SessionId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = SessionError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        check_token("session id", &value)?;
+        Ok(SessionId(value))
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `mpc.v1.cosigner.<op>`: where the client sends a request.
+pub fn request(op: &Op) -> String {
+    format!("{PREFIX}.cosigner.{op}")
+}
+
+/// `mpc.v1.session.<session_id>.<to>`: round traffic addressed to `to`.
+pub fn session(session: &SessionId, to: Party) -> String {
+    format!("{PREFIX}.session.{session}.{to}")
+}
+
+/// `mpc.v1.session.<session_id>.>`: both directions of one session.
+pub fn session_all(session: &SessionId) -> String {
+    format!("{PREFIX}.session.{session}.>")
+}
+
+/// The readable routing headers on round messages and requests.
+pub mod headers {
+    pub const SESSION: &str = "Mpc-Session";
+    pub const OP: &str = "Mpc-Op";
+    pub const KIND: &str = "Mpc-Kind";
+    pub const ROUND: &str = "Mpc-Round";
+    pub const FROM: &str = "Mpc-From";
+    pub const TO: &str = "Mpc-To";
+    pub const SEQ: &str = "Mpc-Seq";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_versioned_subjects() {
+        let sid = SessionId::parse("abc-1").unwrap();
+        assert_eq!(request(&Op::SIGN), "mpc.v1.cosigner.sign");
+        assert_eq!(session(&sid, Party::Client), "mpc.v1.session.abc-1.client");
+        assert_eq!(session_all(&sid), "mpc.v1.session.abc-1.>");
+    }
+
+    #[test]
+    fn refuses_tokens_that_would_change_the_subject() {
+        for bad in ["", "a.b", "*", ">", "a b", &"x".repeat(65)] {
+            assert!(SessionId::parse(bad).is_err(), "{bad:?}");
+            assert!(Op::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(SessionId::random().as_str().len(), 32);
+    }
+}

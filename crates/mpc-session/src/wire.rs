@@ -1,0 +1,163 @@
+//! CBOR shapes on the wire. Everything here is readable by the broker except
+//! the Noise messages and the round ciphertext.
+
+use std::fmt;
+
+use mpc_protocol::Party;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use zeroize::Zeroizing;
+
+use crate::subjects::SessionId;
+use crate::SessionError;
+
+/// Version of every CBOR shape below; checked on receipt.
+pub(crate) const WIRE_VERSION: u16 = 1;
+
+/// Client → co-signer on `mpc.v1.cosigner.<op>`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RequestEnvelope {
+    pub version: u16,
+    pub session_id: SessionId,
+    pub client_static_pub: ByteBuf,
+    /// Noise KK message 1; its payload is the op's request body.
+    pub handshake: ByteBuf,
+}
+
+/// Co-signer → client, on the request's reply inbox.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ReplyEnvelope {
+    /// Noise KK message 2; its payload is a CBOR [`HandshakeReply`].
+    Handshake { version: u16, handshake: ByteBuf },
+    /// Sent in clear when the request could not be authenticated or parsed.
+    Refused { version: u16, rejection: Rejection },
+}
+
+/// The payload of Noise message 2.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum HandshakeReply {
+    Accepted(ByteBuf),
+    Rejected(Rejection),
+}
+
+/// Why the co-signer turned a request down, e.g. `wallet_locked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Stable machine-readable code, such as `unknown_wallet`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Rejection {
+        Rejection {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+/// Whether a round envelope carries a protocol message or an abort notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    Message,
+    Abort,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Abort => "abort",
+        }
+    }
+}
+
+/// The routing facts of a round message: in clear in the envelope and the
+/// headers, and again inside the ciphertext so they are authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Route {
+    pub session_id: SessionId,
+    pub kind: Kind,
+    pub from: Party,
+    pub to: Party,
+    pub round: String,
+    pub seq: u64,
+}
+
+/// On `mpc.v1.session.<session_id>.<to>`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RoundEnvelope {
+    pub version: u16,
+    pub route: Route,
+    /// Noise transport frames (each at most 64 KiB), nonce derived from `seq`.
+    pub ciphertext: Vec<ByteBuf>,
+}
+
+/// The plaintext inside a round envelope's ciphertext.
+#[derive(Serialize)]
+pub(crate) struct SealedBody<'a> {
+    pub route: &'a Route,
+    #[serde(with = "serde_bytes")]
+    pub body: &'a [u8],
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OpenedBody {
+    pub route: Route,
+    pub body: ByteBuf,
+}
+
+/// `{status, version}` of a co-signer health answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// The co-signer's static key, for the client to pin on first use.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct HelloReply {
+    pub version: u16,
+    pub static_pub: ByteBuf,
+}
+
+pub(crate) fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).expect("CBOR encoding into memory cannot fail");
+    out
+}
+
+/// Encodes into a buffer that is wiped when dropped, for plaintext that may
+/// hold secrets. Reserving first avoids leaving copies behind on growth.
+pub(crate) fn to_cbor_secret<T: Serialize>(value: &T, size_hint: usize) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(size_hint + 256));
+    ciborium::into_writer(value, &mut *out).expect("CBOR encoding into memory cannot fail");
+    out
+}
+
+pub(crate) fn from_cbor<T: DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, SessionError> {
+    ciborium::from_reader(bytes).map_err(|e| SessionError::Malformed {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn public_key(what: &'static str, bytes: &[u8]) -> Result<[u8; 32], SessionError> {
+    bytes.try_into().map_err(|_| SessionError::Malformed {
+        what,
+        reason: format!("expected a 32-byte X25519 key, got {} bytes", bytes.len()),
+    })
+}
