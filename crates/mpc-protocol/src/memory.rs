@@ -48,11 +48,34 @@ pub fn pair_with_timeout(timeout: Duration) -> (MemoryChannel, MemoryChannel) {
     (end(to_b, from_b), end(to_a, from_a))
 }
 
+impl MemoryChannel {
+    /// The peer is gone: say why if it left an abort behind.
+    fn why_closed(&mut self) -> ChannelError {
+        while let Ok(frame) = self.incoming.try_recv() {
+            match frame {
+                Frame::Abort(reason) => self.peer_abort = Some(reason),
+                Frame::Message(round, payload) => {
+                    self.early.entry(round).or_insert(payload);
+                }
+            }
+        }
+        match &self.peer_abort {
+            Some(reason) => ChannelError::PeerAborted(reason.clone()),
+            None => ChannelError::Closed,
+        }
+    }
+}
+
 impl PeerChannel for MemoryChannel {
-    async fn send(&mut self, round: Round, payload: Zeroizing<Vec<u8>>) -> Result<(), ChannelError> {
-        self.outgoing
-            .send(Frame::Message(round, payload))
-            .map_err(|_| ChannelError::Closed)
+    async fn send(
+        &mut self,
+        round: Round,
+        payload: Zeroizing<Vec<u8>>,
+    ) -> Result<(), ChannelError> {
+        match self.outgoing.send(Frame::Message(round, payload)) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.why_closed()),
+        }
     }
 
     async fn recv(&mut self, round: Round) -> Result<Zeroizing<Vec<u8>>, ChannelError> {
@@ -129,7 +152,14 @@ mod tests {
         drop(a);
         assert_eq!(
             b.send(Round("t.1"), bytes(b"x")).await,
+            Err(ChannelError::PeerAborted("gave up".into()))
+        );
+        let (a, mut b) = pair();
+        drop(a);
+        assert_eq!(
+            b.send(Round("t.1"), bytes(b"x")).await,
             Err(ChannelError::Closed)
         );
+        assert_eq!(b.recv(Round("t.1")).await, Err(ChannelError::Closed));
     }
 }

@@ -117,9 +117,6 @@ mod tests {
             ));
         }
         let too_deep = format!("m{}", "/1".repeat(256));
-        assert_eq!(
-            too_deep.parse::<DerivationPath>(),
-            Err(PathError::TooDeep)
-        );
+        assert_eq!(too_deep.parse::<DerivationPath>(), Err(PathError::TooDeep));
     }
 }

@@ -87,7 +87,8 @@ impl<C: PeerChannel> Wire<'_, C> {
             .await
             .map_err(|e| self.error(round, e.into()))?;
         debug!(party = %self.party, %round, "received");
-        decode(&received).map_err(|detail| self.error(round, ErrorKind::MalformedMessage { detail }))
+        decode(&received)
+            .map_err(|detail| self.error(round, ErrorKind::MalformedMessage { detail }))
     }
 
     /// Tells the peer to stop when `result` is a local failure, then hands

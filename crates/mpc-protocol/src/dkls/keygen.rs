@@ -51,7 +51,8 @@ pub(super) async fn run<C: PeerChannel>(
         Zeroizing::new(wire.exchange(DKG_1, &evaluations[position(peer)]).await?);
     let fragments = Zeroizing::new(vec![evaluations[position(me)], *theirs]);
 
-    let (proof, zero_share, chain_code) = session.phase2(&fragments).map_err(aborted(wire, DKG_1))?;
+    let (proof, zero_share, chain_code) =
+        session.phase2(&fragments).map_err(aborted(wire, DKG_1))?;
     let ours2 = Round2 {
         proof_commitment: proof.commitment,
         zero_share,
@@ -68,7 +69,12 @@ pub(super) async fn run<C: PeerChannel>(
         chain_code,
     };
     let theirs3: Round3 = wire.exchange(DKG_3, &ours3).await?;
-    check_opening(wire, DKG_3, &theirs2.proof_commitment, &theirs3.proof.commitment)?;
+    check_opening(
+        wire,
+        DKG_3,
+        &theirs2.proof_commitment,
+        &theirs3.proof.commitment,
+    )?;
 
     let chain_code_commitments = BTreeMap::from([
         (party_index(me), ours2.chain_code),

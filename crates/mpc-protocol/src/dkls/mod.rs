@@ -60,7 +60,11 @@ impl ThresholdSigner for Dkls23 {
 
     fn derive_public_key(&self, share: &KeyShare, path: &DerivationPath) -> Result<PublicKey> {
         let fail = |detail: String| {
-            ProtocolError::new(share.party(), rounds::DERIVE, ErrorKind::InvalidInput { detail })
+            ProtocolError::new(
+                share.party(),
+                rounds::DERIVE,
+                ErrorKind::InvalidInput { detail },
+            )
         };
         let derived = share
             .dkls23()
@@ -113,7 +117,11 @@ struct Confirmation {
 
 /// Exchanges a digest of the resulting public state (session id, public
 /// key, chain code), so neither side keeps a share the other did not make.
-async fn confirm<C: PeerChannel>(wire: &mut Wire<'_, C>, round: Round, share: &KeyShare) -> Result<()> {
+async fn confirm<C: PeerChannel>(
+    wire: &mut Wire<'_, C>,
+    round: Round,
+    share: &KeyShare,
+) -> Result<()> {
     let mut hasher = Sha256::new();
     hasher.update(b"mpc-wallet/confirm/v1");
     hasher.update(&share.dkls23().session_id);

@@ -39,8 +39,10 @@ pub(super) async fn run<C: PeerChannel>(
     let refresh_id = agree_session_id(wire, REFRESH_NONCE, "refresh", &request, context).await?;
 
     let evaluations = Zeroizing::new(old.refresh_phase1());
-    let theirs: Zeroizing<Scalar> =
-        Zeroizing::new(wire.exchange(REFRESH_1, &evaluations[position(peer)]).await?);
+    let theirs: Zeroizing<Scalar> = Zeroizing::new(
+        wire.exchange(REFRESH_1, &evaluations[position(peer)])
+            .await?,
+    );
     let fragments = Zeroizing::new(vec![evaluations[position(me)], *theirs]);
 
     let (correction, proof, kept, zero_share) = old.refresh_phase2(&refresh_id, &fragments);
@@ -54,7 +56,12 @@ pub(super) async fn run<C: PeerChannel>(
     let (kept, zero_share) = old.refresh_phase3(&kept);
     let ours3 = Round3 { proof, zero_share };
     let theirs3: Round3 = wire.exchange(REFRESH_3, &ours3).await?;
-    check_opening(wire, REFRESH_3, &theirs2.proof_commitment, &theirs3.proof.commitment)?;
+    check_opening(
+        wire,
+        REFRESH_3,
+        &theirs2.proof_commitment,
+        &theirs3.proof.commitment,
+    )?;
 
     let refreshed = old
         .refresh_phase4(

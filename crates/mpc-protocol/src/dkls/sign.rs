@@ -49,7 +49,12 @@ pub(super) async fn run<C: PeerChannel>(
     })?;
 
     // Both sides must mean the same key, path and digest.
-    let request = [&public_key.to_compressed()[..], path.to_string().as_bytes(), &digest].concat();
+    let request = [
+        &public_key.to_compressed()[..],
+        path.to_string().as_bytes(),
+        &digest,
+    ]
+    .concat();
     let sign_id = agree_session_id(wire, SIGN_NONCE, "sign", &request, context).await?;
     let data = SignData {
         sign_id,
