@@ -101,6 +101,8 @@ pub struct ShareInfo {
     pub metadata: BTreeMap<String, String>,
     pub key_source: KeySourceDescriptor,
     pub(crate) key_check: KeyCheck,
+    /// Lets a cut-off file be reported as truncated rather than tampered.
+    pub(crate) ciphertext_len: u64,
 }
 
 /// A parsed but not yet decrypted file.
@@ -111,7 +113,9 @@ pub(crate) struct Container<'a> {
     ciphertext: &'a [u8],
 }
 
-pub(crate) fn encode(info: &ShareInfo, key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
+/// Sets `info.ciphertext_len` and returns the complete file.
+pub(crate) fn encode(info: &mut ShareInfo, key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
+    info.ciphertext_len = (plaintext.len() + TAG_LEN) as u64;
     let mut header = Vec::new();
     ciborium::into_writer(info, &mut header).expect("CBOR encoding into a Vec cannot fail");
     let mut out =
@@ -188,13 +192,27 @@ pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Container<'a>> {
             detail: format!("unsupported curve {:?}", info.curve),
         });
     }
+    let ciphertext = &bytes[header_end + NONCE_LEN..];
+    if (ciphertext.len() as u64) < info.ciphertext_len {
+        return Err(truncated(format!(
+            "ciphertext has {} of {} bytes",
+            ciphertext.len(),
+            info.ciphertext_len
+        )));
+    }
+    if ciphertext.len() as u64 > info.ciphertext_len {
+        return Err(StoreError::Tampered {
+            path: path.into(),
+            detail: "unexpected bytes after the ciphertext".into(),
+        });
+    }
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&bytes[header_end..header_end + NONCE_LEN]);
     Ok(Container {
         info,
         aad: &bytes[..header_end],
         nonce,
-        ciphertext: &bytes[header_end + NONCE_LEN..],
+        ciphertext,
     })
 }
 

@@ -24,6 +24,7 @@
 //!                                m_cost_kib, t_cost, p_cost}}
 //!                 key_check     {nonce, tag}: AES-GCM tag of an empty message under the
 //!                                data key, to tell a wrong key from a modified file
+//!                 ciphertext_len u64, to tell a cut-off file from a modified one
 //! 14+H    12    random nonce
 //! 26+H    rest  AES-256-GCM ciphertext of the share, 16-byte tag at the end
 //! ```

@@ -33,13 +33,13 @@ pub fn stage_next(
             requested: new_version,
         });
     }
-    let info = ShareInfo {
+    let mut info = ShareInfo {
         share_version: new_version,
         ..current.info.clone()
     };
     share::write_with_key(
         &next_path(share_path),
-        &info,
+        &mut info,
         &key,
         plaintext,
         Overwrite::Replace,

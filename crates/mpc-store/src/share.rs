@@ -125,7 +125,7 @@ pub(crate) fn write_new(
         return Err(StoreError::AlreadyExists { path: path.into() });
     }
     let (key, key_source) = keysource::new_file_key(source, meta.party, &meta.wallet_id)?;
-    let info = ShareInfo {
+    let mut info = ShareInfo {
         kind,
         wallet_id: meta.wallet_id.clone(),
         party: meta.party,
@@ -135,14 +135,15 @@ pub(crate) fn write_new(
         metadata: meta.metadata.clone(),
         key_source,
         key_check: KeyCheck::new(&key),
+        ciphertext_len: 0,
     };
-    write_with_key(path, &info, &key, plaintext, overwrite)?;
+    write_with_key(path, &mut info, &key, plaintext, overwrite)?;
     Ok(info)
 }
 
 pub(crate) fn write_with_key(
     path: &Path,
-    info: &ShareInfo,
+    info: &mut ShareInfo,
     key: &DataKey,
     plaintext: &[u8],
     overwrite: Overwrite,
