@@ -51,6 +51,8 @@ impl SessionContext {
 /// The `<op>.nonce` round's message.
 #[derive(Serialize, Deserialize)]
 struct NonceMessage {
+    /// The sender's role; two clients (or two co-signers) cannot pair up.
+    party: Party,
     /// Hash of what the sender believes the context is; a mismatch is a
     /// clear error here instead of an obscure proof failure later.
     context: [u8; 32],
@@ -70,11 +72,24 @@ pub(crate) async fn agree_session_id<C: PeerChannel>(
     context: &SessionContext,
 ) -> Result<Vec<u8>> {
     let mut ours = NonceMessage {
+        party: wire.party,
         context: context.hash_fields(operation, request, &[]),
         nonce: [0; 32],
     };
     OsRng.fill_bytes(&mut ours.nonce);
     let theirs: NonceMessage = wire.exchange(round, &ours).await?;
+    if theirs.party != wire.party.peer() {
+        return Err(wire.error(
+            round,
+            ErrorKind::InvalidInput {
+                detail: format!(
+                    "both sides hold a {} share: one side must be the client, the other the \
+                     co-signer",
+                    wire.party
+                ),
+            },
+        ));
+    }
     if theirs.context != ours.context {
         return Err(wire.error(
             round,

@@ -19,7 +19,7 @@ pub struct ProtocolError {
 #[derive(Debug, thiserror::Error)]
 pub enum ErrorKind {
     /// The message could not be exchanged (timeout, closed, peer aborted).
-    #[error("channel failure: {0}; retry the operation")]
+    #[error("channel failure: {0}")]
     Channel(#[from] ChannelError),
 
     /// DKLs23 proved the peer cheated in a way that leaks reusable OT state.

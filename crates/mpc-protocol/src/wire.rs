@@ -103,3 +103,29 @@ impl<C: PeerChannel> Wire<'_, C> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dkls23::protocols::signing::Broadcast3to4;
+    use k256::{Scalar, Secp256k1};
+
+    use super::*;
+
+    #[test]
+    fn protocol_message_round_trips_through_cbor() {
+        let message = Broadcast3to4::<Secp256k1> {
+            u: Scalar::from(7u64),
+            w: -Scalar::from(11u64),
+        };
+        let bytes = encode(&message).unwrap();
+        assert_eq!(bytes.capacity(), bytes.len(), "allocated once, exactly");
+        let decoded: Broadcast3to4<Secp256k1> = decode(&bytes).unwrap();
+        assert_eq!((decoded.u, decoded.w), (message.u, message.w));
+
+        let mut trailing = bytes.to_vec();
+        trailing.push(0);
+        let error = decode::<Broadcast3to4<Secp256k1>>(&trailing).err().unwrap();
+        assert!(error.contains("trailing"), "{error}");
+        assert!(decode::<Broadcast3to4<Secp256k1>>(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

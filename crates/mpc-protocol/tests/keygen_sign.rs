@@ -139,3 +139,20 @@ fn eip55_address_matches_published_vectors() {
     assert!(PublicKey::from_sec1_bytes(&[7; 33]).is_err());
     assert!(PublicKey::from_sec1_bytes(&[2; 5]).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_cannot_run_keygen_together() {
+    let (mut a, mut b) = memory::pair();
+    let ctx = context("two-clients");
+    let (first, second) = tokio::join!(
+        Dkls23.keygen(Party::Client, &ctx, &mut a),
+        Dkls23.keygen(Party::Client, &ctx, &mut b),
+    );
+    for error in [first.unwrap_err(), second.unwrap_err()] {
+        assert!(
+            matches!(error.kind, ErrorKind::InvalidInput { .. }),
+            "{error}"
+        );
+        assert_eq!(error.round.as_str(), "dkg.nonce");
+    }
+}

@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::{keygen, keygen_over, recovered_address, sign, sign_over, Tamper};
+use common::{both, context, keygen, keygen_over, recovered_address, sign, sign_over, Tamper};
 use mpc_protocol::memory;
-use mpc_protocol::rounds::{DKG_1, DKG_2, DKG_3, SIGN_1, SIGN_2, SIGN_3};
+use mpc_protocol::rounds::{
+    DKG_1, DKG_2, DKG_3, REFRESH_1, REFRESH_2, REFRESH_3, SIGN_1, SIGN_2, SIGN_3,
+};
 use mpc_protocol::{ChannelError, Dkls23, ErrorKind, ProtocolError, ThresholdSigner};
 
 fn describe(result: &Result<impl Sized, ProtocolError>) -> String {
@@ -123,5 +125,33 @@ async fn a_malformed_message_is_retryable_and_stops_the_peer() {
     assert!(
         matches!(&error.kind, ErrorKind::Channel(ChannelError::PeerAborted(reason)) if reason.contains("malformed")),
         "{error}"
+    );
+}
+
+/// A changed refresh message aborts both sides, which keep their old,
+/// still working shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_refresh_messages_never_yield_shares() {
+    let (client, cosigner) = keygen().await;
+    for round in [REFRESH_1, REFRESH_2, REFRESH_3] {
+        let (a, mut b) = memory::pair();
+        let mut a = Tamper::flip_byte(a, round);
+        let (share_a, share_b) = (client.clone(), cosigner.clone());
+        let (from_client, from_cosigner) = both(
+            async move { Dkls23.refresh(&share_a, &context("r"), &mut a).await },
+            async move { Dkls23.refresh(&share_b, &context("r"), &mut b).await },
+        )
+        .await;
+        eprintln!(
+            "{round}: client {}, cosigner {}",
+            describe(&from_client),
+            describe(&from_cosigner)
+        );
+        assert!(from_client.is_err() && from_cosigner.is_err(), "{round}");
+    }
+    let (signature, _) = sign(&client, &cosigner, "m", [2; 32]).await;
+    assert_eq!(
+        recovered_address(&[2; 32], &signature.unwrap()),
+        client.address()
     );
 }

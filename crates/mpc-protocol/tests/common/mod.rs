@@ -114,11 +114,14 @@ pub fn recovered_address(digest: &[u8; 32], signature: &Signature) -> String {
 /// The captured payload of one round.
 pub type Captured = Arc<Mutex<Option<Vec<u8>>>>;
 
+/// Changes a payload in place.
+type Edit = Box<dyn FnMut(&mut Vec<u8>) + Send>;
+
 /// Wraps a channel and edits this party's outgoing payload for one round.
 pub struct Tamper<C> {
     inner: C,
     round: Round,
-    edit: Box<dyn FnMut(&mut Vec<u8>) + Send>,
+    edit: Edit,
 }
 
 impl<C: PeerChannel> Tamper<C> {
