@@ -79,22 +79,19 @@ pub fn resolve_key_source_with(
         Some(value) => Some(value.parse::<KeySourceKind>()?),
         None => None,
     };
-    let passphrase = passphrase_from_env_with(env)?;
-    let passphrase_source = |passphrase: Option<Passphrase>| match passphrase {
-        Some(p) => ResolvedKeySource::Ready(KeySource::Passphrase(p)),
-        None => ResolvedKeySource::PromptForPassphrase,
-    };
-    Ok(match requested {
-        Some(KeySourceKind::Passphrase) => passphrase_source(passphrase),
-        Some(KeySourceKind::Keyring) => {
+    let keyring = ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService));
+    // The environment passphrase is read only where it is used, so a stray
+    // variable cannot break an explicit keyring choice.
+    Ok(match (requested, passphrase_from_env_with(env)) {
+        (Some(KeySourceKind::Keyring), _) => {
             probe()?;
-            ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService))
+            keyring
         }
-        None if passphrase.is_some() => passphrase_source(passphrase),
-        None if probe().is_ok() => {
-            ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService))
-        }
-        None => ResolvedKeySource::PromptForPassphrase,
+        (_, Err(e)) => return Err(e),
+        (_, Ok(Some(passphrase))) => ResolvedKeySource::Ready(KeySource::Passphrase(passphrase)),
+        (Some(KeySourceKind::Passphrase), Ok(None)) => ResolvedKeySource::PromptForPassphrase,
+        (None, Ok(None)) if probe().is_ok() => keyring,
+        (None, Ok(None)) => ResolvedKeySource::PromptForPassphrase,
     })
 }
 
