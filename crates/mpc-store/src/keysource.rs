@@ -80,8 +80,7 @@ pub fn resolve_key_source_with(
         None => None,
     };
     let keyring = ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService));
-    // The environment passphrase is read only where it is used, so a stray
-    // variable cannot break an explicit keyring choice.
+    // An explicit keyring choice ignores the passphrase variables, even malformed ones.
     Ok(match (requested, passphrase_from_env_with(env)) {
         (Some(KeySourceKind::Keyring), _) => {
             probe()?;
