@@ -1,1 +1,104 @@
-fn main() {}
+//! `mpc-cosigner`: the second party of every wallet. It answers `hello` and
+//! `health`, joins keygen, sign and refresh sessions requested over NATS,
+//! keeps one encrypted share per wallet, and signs only what it can see.
+
+mod identity;
+mod sessions;
+mod wallets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use mpc_session::{subjects, SessionConfig};
+use mpc_store::{KeySource, ResolvedKeySource};
+
+use crate::sessions::Cosigner;
+use crate::wallets::Wallets;
+
+/// The co-signer worker of the 2-of-2 MPC wallet.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mpc-cosigner",
+    version,
+    after_help = "\
+Key source: MPC_KEY_SOURCE=keyring|passphrase; a passphrase comes from MPC_PASSPHRASE or
+MPC_PASSPHRASE_FILE (never from a flag). Logs are JSON lines on stderr (MPC_LOG filter).
+
+Example:
+  MPC_NATS_URL=nats://cosigner:PASSWORD@127.0.0.1:4222 MPC_PASSPHRASE_FILE=/run/secrets/pw \\
+    mpc-cosigner --data-dir /var/lib/mpc-cosigner"
+)]
+struct Args {
+    /// Broker URL with the co-signer user's credentials
+    #[arg(long, env = "MPC_NATS_URL", hide_env_values = true)]
+    nats_url: String,
+    /// Where shares (one file per wallet) and the identity key live
+    #[arg(long, env = "MPC_COSIGNER_DATA")]
+    data_dir: Option<PathBuf>,
+    /// keyring or passphrase
+    #[arg(long, env = "MPC_KEY_SOURCE")]
+    key_source: Option<String>,
+    /// Only transactions for this chain are signed
+    #[arg(long, env = "MPC_CHAIN_ID", default_value_t = 11155111)]
+    chain_id: u64,
+    /// NATS queue group; co-signers sharing one data dir share the load
+    #[arg(long, default_value = subjects::COSIGNER_QUEUE_GROUP)]
+    queue_group: String,
+    /// Seconds to wait for the client in each protocol round
+    #[arg(long, default_value_t = 30)]
+    round_timeout: u64,
+    /// Sessions served at once; more are refused as busy
+    #[arg(long, default_value_t = 64)]
+    max_sessions: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    mpc_logging::init();
+    let args = Args::parse();
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir()
+            .context("no data directory on this system: pass --data-dir")?
+            .join("mpc-wallet/cosigner"),
+    };
+    let explicit = args.key_source.clone();
+    let key_source =
+        tokio::task::spawn_blocking(move || mpc_store::resolve_key_source(explicit.as_deref()))
+            .await??;
+    let key_source = match key_source {
+        ResolvedKeySource::Ready(source) => source,
+        ResolvedKeySource::PromptForPassphrase => anyhow::bail!(
+            "the co-signer needs a key source: an OS keyring, or MPC_PASSPHRASE_FILE / MPC_PASSPHRASE"
+        ),
+    };
+    let key_source_name = match &key_source {
+        KeySource::Keyring(_) => "keyring",
+        KeySource::Passphrase(_) => "passphrase",
+    };
+    let identity = identity::load_or_create(&data_dir.join("identity.key"))?;
+    let wallets = Wallets::open(data_dir.join("wallets"), key_source)?;
+    let nats = mpc_session::connect(&args.nats_url).await?;
+    let config = SessionConfig {
+        round_timeout: Duration::from_secs(args.round_timeout),
+        ..SessionConfig::default()
+    };
+    let incoming = mpc_session::serve(nats, Arc::new(identity), &args.queue_group, config).await?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        key_source = key_source_name,
+        chain_id = args.chain_id,
+        "co-signer ready"
+    );
+    let cosigner = Cosigner::new(wallets, args.chain_id, args.max_sessions);
+    tokio::select! {
+        () = cosigner.run(incoming) => anyhow::bail!("the broker subscription ended"),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    }
+}

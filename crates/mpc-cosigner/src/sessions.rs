@@ -1,0 +1,374 @@
+//! Serving sessions: authenticate the client, check the request against the
+//! wallet (pinned identity, share version, lock, the co-signer's own view of
+//! what is signed), then run the protocol. A client caught misbehaving locks
+//! the wallet.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use mpc_cosigner_api::{
+    codes, decode, encode, recv_confirm, refresh_check_digest, rounds, send_confirm, Accepted,
+    KeygenRequest, RefreshRequest, SignRequest, PROTOCOL,
+};
+use mpc_evm::{SignPayload, TxPolicy};
+use mpc_protocol::{
+    DerivationPath, Dkls23, Party, PeerChannel, ProtocolError, SessionContext, ThresholdSigner,
+};
+use mpc_session::{AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Rejection};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::wallets::{Claim, Wallet, Wallets};
+
+pub struct Cosigner {
+    wallets: Arc<Wallets>,
+    policy: TxPolicy,
+    slots: Arc<Semaphore>,
+    signer: Dkls23,
+}
+
+/// A request that passed every check, holding its wallet for the session.
+struct Prepared<T> {
+    body: T,
+    wallet: Option<Arc<Wallet>>,
+    _claim: Claim,
+}
+
+impl Cosigner {
+    pub fn new(wallets: Wallets, chain_id: u64, max_sessions: usize) -> Cosigner {
+        Cosigner {
+            wallets: Arc::new(wallets),
+            policy: TxPolicy::new(chain_id),
+            slots: Arc::new(Semaphore::new(max_sessions)),
+            signer: Dkls23,
+        }
+    }
+
+    /// Serves requests until the subscription ends. Each session runs in its
+    /// own task; past `max_sessions` new ones are refused as busy, so a flood
+    /// cannot grow memory without bound.
+    pub async fn run(self, mut incoming: Incoming) {
+        let cosigner = Arc::new(self);
+        while let Some(request) = incoming.next().await {
+            let Ok(permit) = Arc::clone(&cosigner.slots).try_acquire_owned() else {
+                request
+                    .reject(Rejection::new(
+                        codes::BUSY,
+                        "the co-signer is at capacity; retry",
+                    ))
+                    .await;
+                continue;
+            };
+            let cosigner = Arc::clone(&cosigner);
+            tokio::spawn(async move {
+                let _permit = permit;
+                cosigner.handle(request).await;
+            });
+        }
+    }
+
+    async fn handle(&self, request: IncomingRequest) {
+        let span = tracing::info_span!("session", session = %request.session_id, op = %request.op);
+        async {
+            let claimed_client = request.client_pub;
+            // Authenticate against the key the client claims; the wallet's
+            // pinned key is compared once the body says which wallet it is.
+            let request = match request.authenticate(&claimed_client).await {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::warn!(error = %error, "request not authenticated");
+                    return;
+                }
+            };
+            let outcome = match request.op().as_str() {
+                "keygen" => self.keygen(request).await,
+                "sign" => self.sign(request).await,
+                "refresh" => self.refresh(request).await,
+                other => {
+                    let message = format!("the co-signer does not serve {other:?}");
+                    request
+                        .reject(Rejection::new(codes::UNKNOWN_OP, message))
+                        .await
+                        .map_err(Into::into)
+                }
+            };
+            match outcome {
+                Ok(()) => tracing::info!("session finished"),
+                Err(error) => tracing::warn!(error = %format!("{error:#}"), "session failed"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Answers the request: refused with the rejection, or accepted with the
+    /// channel for the rounds.
+    async fn answer<T>(
+        request: AuthenticatedRequest,
+        prepared: Result<Prepared<T>, Rejection>,
+    ) -> anyhow::Result<Option<(Prepared<T>, NatsPeerChannel)>> {
+        match prepared {
+            Err(rejection) => {
+                tracing::info!(code = %rejection.code, reason = %rejection.message, "refused");
+                request.reject(rejection).await?;
+                Ok(None)
+            }
+            Ok(prepared) => {
+                let accepted = Accepted {
+                    share_version: prepared.wallet.as_ref().map_or(0, |wallet| wallet.version),
+                };
+                let channel = request.accept(&encode(&accepted)).await?;
+                Ok(Some((prepared, channel)))
+            }
+        }
+    }
+
+    async fn keygen(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
+        let client_pub = *request.client_pub();
+        let prepared = async {
+            let body: KeygenRequest = decode("keygen request", &request.body).map_err(bad)?;
+            if body.protocol != PROTOCOL {
+                return Err(Rejection::new(
+                    codes::BAD_REQUEST,
+                    format!("protocol {:?} is not served; use {PROTOCOL}", body.protocol),
+                ));
+            }
+            let claim = self.wallets.claim(&body.wallet_id)?;
+            let wallet_id = body.wallet_id.clone();
+            self.blocking(move |wallets| wallets.ensure_new(&wallet_id))
+                .await?;
+            Ok(Prepared {
+                body,
+                wallet: None,
+                _claim: claim,
+            })
+        }
+        .await;
+        let Some((prepared, mut channel)) = Self::answer(request, prepared).await? else {
+            return Ok(());
+        };
+        let wallet_id = prepared.body.wallet_id;
+        let context = SessionContext::new(channel.session_id().as_str(), wallet_id.as_str());
+        let share = self
+            .signer
+            .keygen(Party::Cosigner, &context, &mut channel)
+            .await?;
+        let address = share.address();
+        let stored = {
+            let wallet_id = wallet_id.clone();
+            self.blocking(move |wallets| wallets.create(&wallet_id, &client_pub, &share))
+                .await
+        };
+        if let Err(error) = stored {
+            channel
+                .abort("the co-signer could not store its share")
+                .await;
+            return Err(error).context("store the new share");
+        }
+        send_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
+        tracing::info!(wallet = %wallet_id, %address, "wallet created");
+        Ok(())
+    }
+
+    async fn sign(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
+        let client_pub = *request.client_pub();
+        let prepared = async {
+            let body: SignRequest = decode("sign request", &request.body).map_err(bad)?;
+            let (claim, wallet) = self
+                .open_wallet(&body.wallet_id, &client_pub, body.share_version)
+                .await?;
+            // The digest is computed here, from the payload, never taken from the client.
+            let (path, digest) = self.check_payload(&body)?;
+            Ok(Prepared {
+                body: (body.wallet_id, path, digest),
+                wallet: Some(wallet),
+                _claim: claim,
+            })
+        }
+        .await;
+        let Some((prepared, mut channel)) = Self::answer(request, prepared).await? else {
+            return Ok(());
+        };
+        let (wallet_id, path, digest) = &prepared.body;
+        let wallet = prepared.wallet.as_ref().expect("sign opens a wallet");
+        let context = SessionContext::new(channel.session_id().as_str(), wallet_id.as_str());
+        let signed = self
+            .signer
+            .sign(&wallet.share, path, *digest, &context, &mut channel)
+            .await;
+        self.lock_on_misbehaviour(wallet_id, &signed).await;
+        signed?;
+        tracing::info!(wallet = %wallet_id, %path, digest = %hex::encode(digest), "signed");
+        Ok(())
+    }
+
+    async fn refresh(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
+        let client_pub = *request.client_pub();
+        let prepared = async {
+            let body: RefreshRequest = decode("refresh request", &request.body).map_err(bad)?;
+            let (claim, wallet) = self
+                .open_wallet(&body.wallet_id, &client_pub, body.share_version)
+                .await?;
+            Ok(Prepared {
+                body,
+                wallet: Some(wallet),
+                _claim: claim,
+            })
+        }
+        .await;
+        let Some((prepared, mut channel)) = Self::answer(request, prepared).await? else {
+            return Ok(());
+        };
+        let wallet = prepared.wallet.as_ref().expect("refresh opens a wallet");
+        let wallet_id = prepared.body.wallet_id.clone();
+        let session = channel.session_id().as_str().to_owned();
+        let context = SessionContext::new(session.as_str(), wallet_id.as_str());
+        let refreshed = self
+            .signer
+            .refresh(&wallet.share, &context, &mut channel)
+            .await;
+        self.lock_on_misbehaviour(&wallet_id, &refreshed).await;
+        let new_share = Arc::new(refreshed?);
+        let new_version = wallet.version + 1;
+
+        let staged = {
+            let (wallet_id, new_share) = (wallet_id.clone(), Arc::clone(&new_share));
+            self.blocking(move |wallets| wallets.stage(&wallet_id, &new_share, new_version))
+                .await
+        };
+        if let Err(error) = staged {
+            channel
+                .abort("the co-signer could not stage its new share")
+                .await;
+            return Err(error).context("stage the refreshed share");
+        }
+        // From here on, any failure leaves the old pair in force.
+        let confirmed = async {
+            send_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
+            recv_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
+            let check = SessionContext::new(session.as_str(), format!("{wallet_id}/refresh-check"));
+            self.signer
+                .sign(
+                    &new_share,
+                    &DerivationPath::master(),
+                    refresh_check_digest(&session),
+                    &check,
+                    &mut channel,
+                )
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(error) = confirmed {
+            let id = wallet_id.clone();
+            let _ = self
+                .blocking(move |wallets| wallets.discard_staged(&id))
+                .await;
+            return Err(error).context("confirm the refreshed shares");
+        }
+        let id = wallet_id.clone();
+        self.blocking(move |wallets| wallets.promote(&id))
+            .await
+            .context("promote the refreshed share")?;
+        send_confirm(&mut channel, rounds::REFRESH_PROMOTED, new_version).await?;
+        tracing::info!(wallet = %wallet_id, share_version = new_version, "shares refreshed");
+        Ok(())
+    }
+
+    /// Claims and loads a wallet for a session by its pinned client, with
+    /// the share version both sides must hold.
+    async fn open_wallet(
+        &self,
+        wallet_id: &str,
+        client_pub: &[u8; 32],
+        client_version: u32,
+    ) -> Result<(Claim, Arc<Wallet>), Rejection> {
+        let claim = self.wallets.claim(wallet_id)?;
+        let id = wallet_id.to_owned();
+        let wallet = self.blocking(move |wallets| wallets.load(&id)).await?;
+        if &wallet.client_pub != client_pub {
+            return Err(Rejection::new(
+                codes::WRONG_CLIENT,
+                format!("wallet {wallet_id} is paired with another client identity"),
+            ));
+        }
+        match client_version.cmp(&wallet.version) {
+            std::cmp::Ordering::Equal => {
+                // A refresh that never completed left a staged share here: the
+                // client still uses the old pair, so the staged one is dead.
+                let id = wallet_id.to_owned();
+                self.blocking(move |wallets| wallets.discard_staged(&id))
+                    .await
+                    .map_err(|e| Rejection::new(codes::INTERNAL, e.to_string()))?;
+                Ok((claim, wallet))
+            }
+            std::cmp::Ordering::Less => Err(Rejection::new(
+                codes::CLIENT_SHARE_OUTDATED,
+                format!(
+                    "the co-signer holds share version {} but the client sent {client_version}: \
+                     promote the client's staged share",
+                    wallet.version
+                ),
+            )),
+            std::cmp::Ordering::Greater => Err(Rejection::new(
+                codes::SHARE_VERSION_MISMATCH,
+                format!(
+                    "the client sent share version {client_version}, the co-signer holds {}",
+                    wallet.version
+                ),
+            )),
+        }
+    }
+
+    /// The co-signer's own view of what it signs: the digest recomputed from
+    /// the payload, after its own policy checks.
+    fn check_payload(
+        &self,
+        request: &SignRequest,
+    ) -> Result<(DerivationPath, [u8; 32]), Rejection> {
+        let invalid = |detail: String| Rejection::new(codes::INVALID_PAYLOAD, detail);
+        if let SignPayload::Transaction(tx) = &request.payload {
+            tx.validate(&self.policy)
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        let digest = request
+            .payload
+            .digest()
+            .map_err(|e| invalid(e.to_string()))?;
+        let path = request
+            .path
+            .parse::<DerivationPath>()
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok((path, digest))
+    }
+
+    async fn lock_on_misbehaviour<T>(&self, wallet_id: &str, outcome: &Result<T, ProtocolError>) {
+        let Err(error) = outcome else { return };
+        if !error.is_misbehaviour() {
+            return;
+        }
+        let (id, evidence) = (wallet_id.to_owned(), error.to_string());
+        tracing::error!(wallet = %wallet_id, evidence = %evidence, "client misbehaved: locking the wallet");
+        if let Err(e) = self
+            .blocking(move |wallets| wallets.lock(&id, &evidence))
+            .await
+        {
+            tracing::error!(wallet = %wallet_id, error = %e, "could not write the wallet lock");
+        }
+    }
+
+    /// Runs storage work (files, keyring, Argon2id) off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Wallets) -> T + Send + 'static,
+    ) -> T {
+        let wallets = Arc::clone(&self.wallets);
+        tokio::task::spawn_blocking(move || work(&wallets))
+            .await
+            .expect("storage task panicked")
+    }
+}
+
+fn bad(error: mpc_cosigner_api::DecodeError) -> Rejection {
+    Rejection::new(codes::BAD_REQUEST, error.to_string())
+}

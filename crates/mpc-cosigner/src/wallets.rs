@@ -1,0 +1,203 @@
+//! The co-signer's wallets: one encrypted share file per wallet, the client
+//! identity pinned in its authenticated header, a lock file after
+//! misbehaviour, and a staged `.next` file during a refresh. Decrypted shares
+//! are cached in memory (zeroized on drop) so signing does not pay Argon2id
+//! or a keyring round trip each time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use mpc_cosigner_api::{codes, PROTOCOL};
+use mpc_protocol::KeyShare;
+use mpc_session::Rejection;
+use mpc_store::{
+    FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareMeta, ShareParty, StoreError,
+};
+
+/// Share metadata key holding the pinned client identity (hex X25519 key).
+const CLIENT_IDENTITY: &str = "client_identity";
+const PROTOCOL_KEY: &str = "protocol";
+
+/// A wallet as the co-signer uses it.
+pub struct Wallet {
+    pub share: KeyShare,
+    pub version: u32,
+    pub client_pub: [u8; 32],
+}
+
+pub struct Wallets {
+    store: FileStore,
+    key_source: KeySource,
+    cache: Mutex<HashMap<String, Arc<Wallet>>>,
+    busy: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Marks a wallet as in a session; released on drop.
+pub struct Claim {
+    wallet_id: String,
+    busy: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.busy.lock().expect("busy set").remove(&self.wallet_id);
+    }
+}
+
+impl Wallets {
+    pub fn open(dir: PathBuf, key_source: KeySource) -> Result<Wallets, StoreError> {
+        Ok(Wallets {
+            store: FileStore::open(dir, ShareParty::Cosigner)?,
+            key_source,
+            cache: Mutex::default(),
+            busy: Arc::default(),
+        })
+    }
+
+    /// One session per wallet at a time: a second one is refused as busy.
+    pub fn claim(&self, wallet_id: &str) -> Result<Claim, Rejection> {
+        let mut busy = self.busy.lock().expect("busy set");
+        if !busy.insert(wallet_id.to_owned()) {
+            return Err(Rejection::new(
+                codes::BUSY,
+                format!("another session on wallet {wallet_id} is running; retry shortly"),
+            ));
+        }
+        Ok(Claim {
+            wallet_id: wallet_id.to_owned(),
+            busy: Arc::clone(&self.busy),
+        })
+    }
+
+    fn passphrase(&self) -> Option<&Passphrase> {
+        match &self.key_source {
+            KeySource::Passphrase(passphrase) => Some(passphrase),
+            KeySource::Keyring(_) => None,
+        }
+    }
+
+    fn path(&self, wallet_id: &str) -> Result<PathBuf, Rejection> {
+        self.store.share_path(wallet_id).map_err(bad_request)
+    }
+
+    /// The wallet for a session: refused when unknown or locked. Blocking.
+    pub fn load(&self, wallet_id: &str) -> Result<Arc<Wallet>, Rejection> {
+        let path = self.path(wallet_id)?;
+        // Checked on every use, so an operator's lock takes effect at once.
+        if let Some(record) = mpc_store::lock_status(&path).map_err(internal)? {
+            return Err(Rejection::new(
+                codes::WALLET_LOCKED,
+                format!(
+                    "wallet {wallet_id} is locked on the co-signer: {} ({})",
+                    record.reason, record.evidence
+                ),
+            ));
+        }
+        if let Some(wallet) = self.cache.lock().expect("cache").get(wallet_id) {
+            return Ok(Arc::clone(wallet));
+        }
+        let loaded = match self.store.load_unlocked(wallet_id, self.passphrase()) {
+            Ok(loaded) => loaded,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(Rejection::new(
+                    codes::UNKNOWN_WALLET,
+                    format!("the co-signer has no wallet {wallet_id}"),
+                ))
+            }
+            Err(e) => return Err(internal(e)),
+        };
+        let share = KeyShare::from_cbor(&loaded.plaintext).map_err(internal)?;
+        let client_pub = loaded
+            .info
+            .metadata
+            .get(CLIENT_IDENTITY)
+            .and_then(|hex_key| hex::decode(hex_key).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| internal(format!("wallet {wallet_id} has no pinned client identity")))?;
+        let wallet = Arc::new(Wallet {
+            share,
+            version: loaded.info.share_version,
+            client_pub,
+        });
+        self.cache
+            .lock()
+            .expect("cache")
+            .insert(wallet_id.to_owned(), Arc::clone(&wallet));
+        Ok(wallet)
+    }
+
+    /// Refuses keygen for a wallet id that is already taken. Blocking.
+    pub fn ensure_new(&self, wallet_id: &str) -> Result<(), Rejection> {
+        if self.store.exists(wallet_id).map_err(bad_request)? {
+            return Err(Rejection::new(
+                codes::WALLET_EXISTS,
+                format!("the co-signer already has a wallet {wallet_id}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores a new wallet's share, pinning the client identity. Blocking.
+    pub fn create(
+        &self,
+        wallet_id: &str,
+        client_pub: &[u8; 32],
+        share: &KeyShare,
+    ) -> Result<(), StoreError> {
+        let meta = ShareMeta {
+            wallet_id: wallet_id.to_owned(),
+            party: ShareParty::Cosigner,
+            share_version: 0,
+            public_key: hex::encode(share.public_key().to_compressed()),
+            metadata: BTreeMap::from([
+                (CLIENT_IDENTITY.to_owned(), hex::encode(client_pub)),
+                (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
+            ]),
+        };
+        self.store
+            .save(&meta, &share.to_cbor(), &self.key_source, Overwrite::Refuse)?;
+        Ok(())
+    }
+
+    /// Locks a wallet after the client was caught misbehaving. Blocking.
+    pub fn lock(&self, wallet_id: &str, evidence: &str) -> Result<(), StoreError> {
+        let path = self.store.share_path(wallet_id)?;
+        mpc_store::lock(&path, "the client misbehaved in a protocol run", evidence)?;
+        self.cache.lock().expect("cache").remove(wallet_id);
+        Ok(())
+    }
+
+    /// Writes a refreshed share beside the current one. Blocking.
+    pub fn stage(&self, wallet_id: &str, share: &KeyShare, version: u32) -> Result<(), StoreError> {
+        let path = self.store.share_path(wallet_id)?;
+        mpc_store::stage_next(&path, &share.to_cbor(), version, self.passphrase())?;
+        Ok(())
+    }
+
+    /// Makes the staged share current. Blocking.
+    pub fn promote(&self, wallet_id: &str) -> Result<(), StoreError> {
+        let path = self.store.share_path(wallet_id)?;
+        mpc_store::promote_next(&path)?;
+        self.cache.lock().expect("cache").remove(wallet_id);
+        Ok(())
+    }
+
+    /// Drops a staged share the client never confirmed. Blocking.
+    pub fn discard_staged(&self, wallet_id: &str) -> Result<bool, StoreError> {
+        let path = self.store.share_path(wallet_id)?;
+        mpc_store::discard_next(&path)
+    }
+}
+
+fn bad_request(error: StoreError) -> Rejection {
+    Rejection::new(codes::BAD_REQUEST, error.to_string())
+}
+
+fn internal(error: impl std::fmt::Display) -> Rejection {
+    tracing::error!(error = %error, "co-signer storage failure");
+    Rejection::new(
+        codes::INTERNAL,
+        "the co-signer could not read its share; see its logs",
+    )
+}
