@@ -1,0 +1,149 @@
+//! The client's share file. Its plaintext holds the protocol key share and
+//! the client's Noise identity key, encrypted together; its authenticated
+//! header pins the co-signer's identity, so a swapped co-signer key cannot go
+//! unnoticed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mpc_cosigner_api::PROTOCOL;
+use mpc_protocol::KeyShare;
+use mpc_session::Identity;
+use mpc_store::{Expect, KeySource, Overwrite, Passphrase, ShareMeta, ShareParty};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use zeroize::Zeroizing;
+
+use crate::output::{CliError, ExitCode};
+
+/// Header metadata key of the pinned co-signer identity (hex X25519 key).
+const COSIGNER_IDENTITY: &str = "cosigner_identity";
+const PROTOCOL_KEY: &str = "protocol";
+
+/// The plaintext of a client share file.
+#[derive(Serialize, Deserialize)]
+struct Secrets {
+    key_share: ByteBuf,
+    identity: ByteBuf,
+}
+
+impl Drop for Secrets {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.key_share.as_mut_slice().zeroize();
+        self.identity.as_mut_slice().zeroize();
+    }
+}
+
+/// A decrypted client share, ready for a session.
+pub struct ClientShare {
+    pub path: PathBuf,
+    pub wallet_id: String,
+    pub version: u32,
+    pub share: KeyShare,
+    pub identity: Identity,
+    pub cosigner_pub: [u8; 32],
+}
+
+fn plaintext(share: &KeyShare, identity: &Identity) -> Zeroizing<Vec<u8>> {
+    let secrets = Secrets {
+        key_share: ByteBuf::from(share.to_cbor().to_vec()),
+        identity: ByteBuf::from(identity.to_bytes().to_vec()),
+    };
+    let mut out = Zeroizing::new(Vec::new());
+    ciborium::into_writer(&secrets, &mut *out).expect("CBOR encoding into a Vec cannot fail");
+    out
+}
+
+fn corrupt(path: &Path, detail: impl std::fmt::Display) -> CliError {
+    CliError::new(
+        "share_corrupt",
+        ExitCode::Share,
+        format!(
+            "{} decrypted but its content is unusable ({detail}); restore it from a backup",
+            path.display()
+        ),
+    )
+}
+
+/// Parses a decrypted client share (also used to verify backups).
+pub fn parse(
+    path: &Path,
+    info: &mpc_store::ShareInfo,
+    bytes: &[u8],
+) -> Result<ClientShare, CliError> {
+    let secrets: Secrets = ciborium::from_reader(bytes).map_err(|e| corrupt(path, e))?;
+    let share = KeyShare::from_cbor(&secrets.key_share).map_err(|e| corrupt(path, e))?;
+    let identity_bytes: &[u8; 32] = secrets
+        .identity
+        .as_slice()
+        .try_into()
+        .map_err(|_| corrupt(path, "identity key is not 32 bytes"))?;
+    let identity = Identity::from_bytes(identity_bytes).map_err(|e| corrupt(path, e))?;
+    let cosigner_pub = info
+        .metadata
+        .get(COSIGNER_IDENTITY)
+        .and_then(|key| hex::decode(key).ok())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| corrupt(path, "no pinned co-signer identity"))?;
+    if hex::encode(share.public_key().to_compressed()) != info.public_key {
+        return Err(corrupt(
+            path,
+            "the key share does not match the header's public key",
+        ));
+    }
+    Ok(ClientShare {
+        path: path.to_owned(),
+        wallet_id: info.wallet_id.clone(),
+        version: info.share_version,
+        share,
+        identity,
+        cosigner_pub,
+    })
+}
+
+/// Writes a new wallet's client share.
+pub fn save_new(
+    path: &Path,
+    wallet_id: &str,
+    share: &KeyShare,
+    identity: &Identity,
+    cosigner_pub: &[u8; 32],
+    source: &KeySource,
+    overwrite: Overwrite,
+) -> Result<(), CliError> {
+    let meta = ShareMeta {
+        wallet_id: wallet_id.to_owned(),
+        party: ShareParty::Client,
+        share_version: 0,
+        public_key: hex::encode(share.public_key().to_compressed()),
+        metadata: BTreeMap::from([
+            (COSIGNER_IDENTITY.to_owned(), hex::encode(cosigner_pub)),
+            (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
+        ]),
+    };
+    mpc_store::save_share(path, &meta, &plaintext(share, identity), source, overwrite)?;
+    Ok(())
+}
+
+/// Loads a client share for use; a locked wallet is refused.
+pub fn load(path: &Path, passphrase: Option<&Passphrase>) -> Result<ClientShare, CliError> {
+    let loaded = mpc_store::load_unlocked(path, Expect::party(ShareParty::Client), passphrase)?;
+    parse(path, &loaded.info, &loaded.plaintext)
+}
+
+/// Stages a refreshed share beside the current one (same key, same identity).
+pub fn stage_refreshed(
+    current: &ClientShare,
+    new_share: &KeyShare,
+    new_version: u32,
+    passphrase: Option<&Passphrase>,
+) -> Result<(), CliError> {
+    mpc_store::stage_next(
+        &current.path,
+        &plaintext(new_share, &current.identity),
+        new_version,
+        passphrase,
+    )?;
+    Ok(())
+}

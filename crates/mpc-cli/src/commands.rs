@@ -1,0 +1,335 @@
+//! One function per subcommand: read the inputs, call the wallet, print the
+//! result. Nothing here that the HTTP API would need too.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mpc_evm::{Bytes, EvmRpc, SignPayload, TxDraft, TxPolicy, TxRequest};
+use mpc_store::Overwrite;
+use serde_json::{json, Value};
+
+use crate::cli::{BackupCommand, Command, GlobalArgs, SignArgs, TxCommand};
+use crate::client_share;
+use crate::output::{print_result, CliError, ExitCode};
+use crate::secrets;
+use crate::wallet::{self, blocking, with_share, Client, Settings};
+
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
+    let settings = Settings {
+        home: global.home.clone().unwrap_or_else(Settings::default_home),
+        nats_url: global.nats_url.clone(),
+        rpc_url: global.rpc_url.clone(),
+        chain_id: global.chain_id,
+        round_timeout: Duration::from_secs(global.timeout),
+    };
+    let key_source = global.key_source.map(|source| match source {
+        crate::cli::KeySourceArg::Keyring => "keyring",
+        crate::cli::KeySourceArg::Passphrase => "passphrase",
+    });
+    let json = global.json;
+    match command {
+        Command::Keygen { out, force } => {
+            let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
+            let client = Client::connect(&settings).await?;
+            let output = client
+                .keygen(&out, Overwrite::from_force(force), source)
+                .await?;
+            print_result(json, &output, |v| {
+                format!(
+                    "address    {}\nwallet id  {}\nshare      {}",
+                    v["address"].as_str().unwrap_or_default(),
+                    v["wallet_id"].as_str().unwrap_or_default(),
+                    out.display()
+                )
+            });
+        }
+        Command::Address { share, index } => {
+            let path = wallet::account_path(index)?;
+            let loaded = load_share(&share).await?;
+            let address = wallet::derive_address(&loaded, &path)?;
+            let output = json!({"address": address, "index": index, "path": path.to_string()});
+            print_result(json, &output, |_| address.clone());
+        }
+        Command::Sign(args) => sign(&settings, json, args).await?,
+        Command::Broadcast {
+            raw,
+            no_wait,
+            wait_timeout,
+        } => {
+            let raw = read_raw_tx(&raw)?;
+            let client = Client::connect(&settings).await?;
+            let wait = (!no_wait).then(|| Duration::from_secs(wait_timeout));
+            let output = client.broadcast(&raw, wait).await?;
+            print_result(json, &output, |v| {
+                format!(
+                    "{} {}",
+                    v["tx_hash"].as_str().unwrap_or_default(),
+                    v["status"].as_str().unwrap_or_default()
+                )
+            });
+        }
+        Command::Tx(TxCommand::Prepare {
+            share,
+            tx,
+            out,
+            index,
+        }) => {
+            let rpc_url = settings.rpc_url.clone().ok_or_else(|| {
+                CliError::new(
+                    "rpc_url_missing",
+                    ExitCode::Usage,
+                    "tx prepare reads nonce, fees and gas from a node: set MPC_RPC_URL or --rpc-url",
+                )
+            })?;
+            let draft = TxDraft::from_json(&read_text(&tx)?)?;
+            let loaded = load_share(&share).await?;
+            let from = wallet::derive_address(&loaded, &wallet::account_path(index)?)?;
+            let rpc = EvmRpc::connect(&rpc_url, settings.chain_id).await?;
+            let from = from.parse().expect("derived addresses parse");
+            let prepared = rpc
+                .prepare(draft, from, &TxPolicy::new(settings.chain_id))
+                .await?;
+            let tx_json = prepared.to_json();
+            if let Some(out) = &out {
+                write_json(out, &tx_json)?;
+            }
+            let output = json!({"tx": tx_json, "tx_hash_to_sign": format!("0x{}", hex::encode(prepared.signing_hash()))});
+            print_result(json, &output, |v| {
+                serde_json::to_string_pretty(&v["tx"]).unwrap_or_default()
+            });
+        }
+        Command::Backup(command) => backup(json, key_source, command).await?,
+        Command::Rotate { share } => {
+            let client = Client::connect(&settings).await?;
+            let passphrase = passphrase_for(&share).await?;
+            let for_rotate = passphrase.clone();
+            let output = with_share(&share, passphrase, |loaded| {
+                let passphrase = for_rotate.clone();
+                let client = &client;
+                async move { client.rotate(&loaded, passphrase.as_ref()).await }
+            })
+            .await?;
+            print_result(json, &output, |v| {
+                format!(
+                    "rotated; address {} unchanged, share version {}",
+                    v["address"].as_str().unwrap_or_default(),
+                    v["share_version"]
+                )
+            });
+        }
+        Command::Unlock { share } => {
+            let path = share.clone();
+            let was_locked = blocking(move || Ok(mpc_store::unlock(&path)?)).await?;
+            let output = json!({"unlocked": was_locked, "share": share});
+            print_result(json, &output, |_| {
+                if was_locked {
+                    "unlocked".to_owned()
+                } else {
+                    "was not locked".to_owned()
+                }
+            });
+        }
+        Command::Health => {
+            let client = Client::connect(&settings).await?;
+            let output = client.health().await?;
+            print_result(json, &output, |_| "ok".to_owned());
+        }
+        Command::Watch { session, seconds } => watch(&settings, &session, seconds).await?,
+    }
+    Ok(())
+}
+
+async fn sign(settings: &Settings, json: bool, args: SignArgs) -> Result<(), CliError> {
+    let payload = read_payload(&args, settings.chain_id)?;
+    if let (SignPayload::Transaction(_), Some(rpc_url)) = (&payload, &settings.rpc_url) {
+        // Checks the node's eth_chainId against the configured chain id.
+        EvmRpc::connect(rpc_url, settings.chain_id).await?;
+    }
+    let path = wallet::account_path(args.index)?;
+    let client = Client::connect(settings).await?;
+    let passphrase = passphrase_for(&args.share).await?;
+    let output = with_share(&args.share, passphrase, |share| {
+        let (client, payload, path) = (&client, payload.clone(), &path);
+        async move { client.sign(&share, payload, path).await }
+    })
+    .await?;
+    if let Some(out) = &args.out {
+        write_json(out, &serde_json::to_value(&output).expect("plain JSON"))?;
+    }
+    print_result(json, &output, |v| {
+        let mut lines = vec![format!("from  {}", v["from"].as_str().unwrap_or_default())];
+        for key in ["tx_hash", "raw_tx", "signature"] {
+            if let Some(value) = v[key].as_str() {
+                lines.push(format!("{key:<5} {value}"));
+            }
+        }
+        lines.join("\n")
+    });
+    Ok(())
+}
+
+/// What `mpc sign` was asked to sign, validated before any session opens.
+fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError> {
+    if let Some(tx) = &args.tx {
+        let request = TxRequest::from_json(&read_text(tx)?, &TxPolicy::new(chain_id))?;
+        return Ok(SignPayload::Transaction(request));
+    }
+    if let Some(message) = &args.message {
+        // 0x-hex is signed as the bytes it spells, anything else as UTF-8 text.
+        let bytes = match message.strip_prefix("0x").map(hex::decode) {
+            Some(Ok(bytes)) => bytes,
+            _ => message.as_bytes().to_vec(),
+        };
+        return Ok(SignPayload::PersonalMessage(Bytes::from(bytes)));
+    }
+    if let Some(typed) = &args.typed_data {
+        let value: Value = serde_json::from_str(&read_text(typed)?).map_err(|e| {
+            CliError::new(
+                "invalid_payload",
+                ExitCode::InvalidInput,
+                format!("{} is not JSON: {e}", typed.display()),
+            )
+        })?;
+        let payload = SignPayload::TypedData(value);
+        payload.digest()?;
+        return Ok(payload);
+    }
+    Err(CliError::new(
+        "nothing_to_sign",
+        ExitCode::Usage,
+        "give one of --tx FILE, --message TEXT or --typed-data FILE",
+    ))
+}
+
+async fn backup(
+    json: bool,
+    key_source: Option<&'static str>,
+    command: BackupCommand,
+) -> Result<(), CliError> {
+    match command {
+        BackupCommand::Export { share, out } => {
+            let passphrase = passphrase_for(&share).await?;
+            let (from, to) = (share.clone(), out.clone());
+            let info = blocking(move || {
+                let backup_passphrase = secrets::backup_passphrase(true)?;
+                Ok(mpc_store::export_backup(
+                    &from,
+                    &to,
+                    passphrase.as_ref(),
+                    &backup_passphrase,
+                    Overwrite::Refuse,
+                )?)
+            })
+            .await?;
+            let output = json!({"backup": out, "wallet_id": info.wallet_id, "share_version": info.share_version});
+            print_result(json, &output, |_| {
+                format!("backup written to {}", out.display())
+            });
+        }
+        BackupCommand::Import { input, out, force } => {
+            let (from, to) = (input.clone(), out.clone());
+            let info = blocking(move || {
+                let backup_passphrase = secrets::backup_passphrase(false)?;
+                let target = secrets::key_source_for_new(key_source)?;
+                Ok(mpc_store::import_backup(
+                    &from,
+                    &to,
+                    &backup_passphrase,
+                    &target,
+                    Overwrite::from_force(force),
+                )?)
+            })
+            .await?;
+            let output = json!({"share": out, "wallet_id": info.wallet_id, "share_version": info.share_version});
+            print_result(json, &output, |_| {
+                format!("share restored to {}", out.display())
+            });
+        }
+        BackupCommand::Verify { input } => {
+            let path = input.clone();
+            let address = blocking(move || {
+                let backup_passphrase = secrets::backup_passphrase(false)?;
+                let mut address = String::new();
+                mpc_store::verify_backup(&path, &backup_passphrase, |info, bytes| {
+                    let share = client_share::parse(&path, info, bytes).map_err(|e| e.message)?;
+                    address = share.share.address();
+                    Ok(())
+                })?;
+                Ok(address)
+            })
+            .await?;
+            let output = json!({"valid": true, "address": address});
+            print_result(json, &output, |_| {
+                format!("backup is valid; address {address}")
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn watch(settings: &Settings, session: &str, seconds: Option<u64>) -> Result<(), CliError> {
+    let session = mpc_session::SessionId::parse(session)?;
+    let client = Client::connect(settings).await?;
+    let mut watch = mpc_session::watch(client.nats(), &session).await?;
+    let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    loop {
+        let next = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, watch.next()).await {
+                Ok(next) => next,
+                Err(_) => return Ok(()),
+            },
+            None => watch.next().await,
+        };
+        let Some(record) = next else { return Ok(()) };
+        println!("{}", serde_json::to_string(&record).expect("plain JSON"));
+    }
+}
+
+async fn passphrase_for(share: &Path) -> Result<Option<mpc_store::Passphrase>, CliError> {
+    let path = share.to_owned();
+    blocking(move || secrets::passphrase_to_open(&path)).await
+}
+
+async fn load_share(share: &Path) -> Result<client_share::ClientShare, CliError> {
+    let passphrase = passphrase_for(share).await?;
+    let path = share.to_owned();
+    blocking(move || client_share::load(&path, passphrase.as_ref())).await
+}
+
+fn read_text(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(
+            "input_unreadable",
+            ExitCode::InvalidInput,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// `--raw` takes the 0x-hex itself, a file holding it, or a sig.json.
+fn read_raw_tx(raw: &str) -> Result<Vec<u8>, CliError> {
+    if raw.starts_with("0x") {
+        return Ok(mpc_evm::parse_raw_tx_hex(raw)?);
+    }
+    let text = read_text(&PathBuf::from(raw))?;
+    let hex_text = match serde_json::from_str::<Value>(&text) {
+        Ok(value) => value["raw_tx"].as_str().map(str::to_owned).ok_or_else(|| {
+            CliError::new(
+                "invalid_raw_tx",
+                ExitCode::InvalidInput,
+                format!("{raw} is JSON without a raw_tx field"),
+            )
+        })?,
+        Err(_) => text.trim().to_owned(),
+    };
+    Ok(mpc_evm::parse_raw_tx_hex(&hex_text)?)
+}
+
+/// Writes JSON through a temp file and rename, so a reader never sees half a file.
+fn write_json(path: &Path, value: &Value) -> Result<(), CliError> {
+    let tmp = path.with_extension("tmp");
+    let text = serde_json::to_string_pretty(value).expect("plain JSON") + "\n";
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

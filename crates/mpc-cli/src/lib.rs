@@ -1,0 +1,10 @@
+//! The `mpc` client: CLI commands and the wallet operations behind them.
+
+pub mod cli;
+mod client_share;
+pub mod commands;
+mod embedded;
+mod errors;
+pub mod output;
+mod secrets;
+pub mod wallet;

@@ -1,0 +1,91 @@
+//! Passphrases for shares and backups: from the environment for scripts, or
+//! a no-echo prompt on a terminal. Never from a command-line argument.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use mpc_store::{
+    KeySource, KeySourceDescriptor, Passphrase, ResolvedKeySource, ENV_PASSPHRASE,
+    ENV_PASSPHRASE_FILE,
+};
+use zeroize::Zeroizing;
+
+use crate::output::{CliError, ExitCode};
+
+const ENV_BACKUP_PASSPHRASE: &str = "MPC_BACKUP_PASSPHRASE";
+const ENV_BACKUP_PASSPHRASE_FILE: &str = "MPC_BACKUP_PASSPHRASE_FILE";
+
+/// The key source for a new share file (keygen, backup import), by the
+/// CLI contract's rule; a new passphrase is asked twice.
+pub fn key_source_for_new(explicit: Option<&str>) -> Result<KeySource, CliError> {
+    match mpc_store::resolve_key_source(explicit)? {
+        ResolvedKeySource::Ready(source) => Ok(source),
+        ResolvedKeySource::PromptForPassphrase => Ok(KeySource::Passphrase(prompt_new(
+            "passphrase for the new share",
+        )?)),
+    }
+}
+
+/// The passphrase needed to open `path`, if its header says it has one.
+pub fn passphrase_to_open(path: &Path) -> Result<Option<Passphrase>, CliError> {
+    let info = mpc_store::read_info(path)?;
+    if !matches!(info.key_source, KeySourceDescriptor::Passphrase { .. }) {
+        return Ok(None);
+    }
+    match mpc_store::passphrase_from_env()? {
+        Some(passphrase) => Ok(Some(passphrase)),
+        None => prompt(&format!("passphrase for {}", path.display())).map(Some),
+    }
+}
+
+/// A backup passphrase: `MPC_BACKUP_PASSPHRASE[_FILE]`, else a prompt
+/// (twice when `new`).
+pub fn backup_passphrase(new: bool) -> Result<Passphrase, CliError> {
+    let env = |name: &str| {
+        let renamed = match name {
+            ENV_PASSPHRASE => ENV_BACKUP_PASSPHRASE,
+            ENV_PASSPHRASE_FILE => ENV_BACKUP_PASSPHRASE_FILE,
+            other => other,
+        };
+        std::env::var(renamed).ok()
+    };
+    match mpc_store::passphrase_from_env_with(&env)? {
+        Some(passphrase) => Ok(passphrase),
+        None if new => prompt_new("backup passphrase"),
+        None => prompt("backup passphrase"),
+    }
+}
+
+fn prompt(what: &str) -> Result<Passphrase, CliError> {
+    Ok(Passphrase::new(read_hidden(what)?)?)
+}
+
+fn prompt_new(what: &str) -> Result<Passphrase, CliError> {
+    let first = read_hidden(what)?;
+    let again = read_hidden(&format!("{what} (again)"))?;
+    if first != again {
+        return Err(CliError::new(
+            "passphrase_mismatch",
+            ExitCode::Usage,
+            "the two passphrases differ",
+        ));
+    }
+    Ok(Passphrase::new(first)?)
+}
+
+/// Reads a line from the terminal without echo.
+fn read_hidden(what: &str) -> Result<Zeroizing<String>, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            "passphrase_required",
+            ExitCode::Share,
+            format!(
+                "a {what} is needed and there is no terminal to ask: set MPC_PASSPHRASE or \
+                 MPC_PASSPHRASE_FILE (MPC_BACKUP_PASSPHRASE[_FILE] for backups)"
+            ),
+        ));
+    }
+    Ok(Zeroizing::new(rpassword::prompt_password(format!(
+        "{what}: "
+    ))?))
+}
