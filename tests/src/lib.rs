@@ -1,1 +1,229 @@
-//! End-to-end tests: see tests/tests.
+//! The harness for end-to-end tests: a real nats-server (`nats/` config), the
+//! real `mpc-cosigner` and `mpc-broadcaster` processes, optionally a real
+//! anvil, and a runner for the real `mpc` CLI. Build the binaries first
+//! (`scripts/test` does: `cargo build --workspace --bins`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use mpc_testkit::{Anvil, NatsServer, Role, ANVIL_DEV_ADDRESS, SEPOLIA_CHAIN_ID};
+use serde_json::Value;
+
+/// `target/debug` (or whichever profile built this test), where cargo put the binaries.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target profile dir")
+        .to_path_buf()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// The passphrase every test share is encrypted under (client side).
+pub const CLIENT_PASSPHRASE: &str = "correct horse battery staple";
+const COSIGNER_PASSPHRASE: &str = "co-signer test passphrase";
+
+/// A running worker process with its stderr (JSON logs) in a file.
+pub struct Worker {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A broker, a co-signer and a client home, all in temp dirs.
+pub struct Deployment {
+    pub nats: NatsServer,
+    pub cosigner: Worker,
+    pub dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    pub fn start() -> Self {
+        let nats = NatsServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cosigner = spawn_cosigner(&nats, dir.path());
+        let deployment = Deployment {
+            nats,
+            cosigner,
+            dir,
+        };
+        deployment.wait_healthy();
+        deployment
+    }
+
+    /// A path inside this deployment's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn cosigner_data(&self) -> PathBuf {
+        self.dir.path().join("cosigner")
+    }
+
+    /// Starts the co-signer again (after `cosigner.kill()`), with the same data.
+    pub fn restart_cosigner(&mut self) {
+        self.cosigner = spawn_cosigner(&self.nats, self.dir.path());
+        self.wait_healthy();
+    }
+
+    /// Starts a broadcaster against `rpc_url`.
+    pub fn start_broadcaster(&self, rpc_url: &str) -> Worker {
+        let log = self.path("broadcaster.log");
+        spawn(
+            Command::new(binary("mpc-broadcaster"))
+                .env("MPC_NATS_URL", self.nats.url(Role::Broadcaster))
+                .env("MPC_RPC_URL", rpc_url)
+                .env("MPC_CHAIN_ID", SEPOLIA_CHAIN_ID.to_string())
+                .env("MPC_LOG", "debug"),
+            log,
+        )
+    }
+
+    /// A `mpc` command as the client, with the broker URL, passphrase and home set.
+    pub fn mpc(&self) -> Command {
+        let mut cmd = Command::new(binary("mpc"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MPC_NATS_URL", self.nats.url(Role::Client))
+            .env("MPC_HOME", self.path("client-home"))
+            .env("MPC_PASSPHRASE", CLIENT_PASSPHRASE)
+            .env("MPC_LOG", "debug")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs `mpc <args> --json` and returns its JSON, panicking with stderr on failure.
+    pub fn mpc_ok(&self, args: &[&str]) -> Value {
+        let output = self
+            .mpc()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run mpc");
+        parse_success(args, &output)
+    }
+
+    /// Runs `mpc <args> --json` expecting failure; returns (exit code, error JSON, stderr).
+    pub fn mpc_err(&self, args: &[&str]) -> (i32, Value, String) {
+        let output = self
+            .mpc()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run mpc");
+        parse_failure(args, &output)
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let output = self
+                .mpc()
+                .args(["health", "--json"])
+                .output()
+                .expect("run mpc health");
+            if output.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "co-signer not healthy after 20 s: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn spawn_cosigner(nats: &NatsServer, dir: &Path) -> Worker {
+    spawn(
+        Command::new(binary("mpc-cosigner"))
+            .arg("--data-dir")
+            .arg(dir.join("cosigner"))
+            .env("MPC_NATS_URL", nats.url(Role::Cosigner))
+            .env("MPC_KEY_SOURCE", "passphrase")
+            .env("MPC_PASSPHRASE", COSIGNER_PASSPHRASE)
+            .env("MPC_CHAIN_ID", SEPOLIA_CHAIN_ID.to_string())
+            .env("MPC_LOG", "debug"),
+        dir.join("cosigner.log"),
+    )
+}
+
+fn spawn(cmd: &mut Command, log: PathBuf) -> Worker {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("open worker log");
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn worker");
+    Worker { child, log }
+}
+
+pub fn parse_success(args: &[&str], output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "mpc {args:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mpc {args:?} printed no single JSON object ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+pub fn parse_failure(args: &[&str], output: &Output) -> (i32, Value, String) {
+    assert!(
+        !output.status.success(),
+        "mpc {args:?} unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mpc {args:?} printed no JSON error ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    (
+        output.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
