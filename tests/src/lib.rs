@@ -32,7 +32,8 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// The passphrase every test share is encrypted under (client side).
 pub const CLIENT_PASSPHRASE: &str = "correct horse battery staple";
-const COSIGNER_PASSPHRASE: &str = "co-signer test passphrase";
+/// The passphrase the co-signer's shares are encrypted under.
+pub const COSIGNER_PASSPHRASE: &str = "co-signer test passphrase";
 
 /// A running worker process with its stderr (JSON logs) in a file.
 pub struct Worker {
@@ -91,6 +92,46 @@ impl Deployment {
         self.dir.path().join("cosigner")
     }
 
+    /// The co-signer's share file of `wallet_id`.
+    pub fn cosigner_share(&self, wallet_id: &str) -> PathBuf {
+        self.cosigner_data()
+            .join("wallets")
+            .join(format!("{wallet_id}.enc"))
+    }
+
+    /// Runs `mpc keygen --out <name>` and returns its JSON.
+    pub fn keygen(&self, name: &str) -> Value {
+        self.mpc_ok(&[
+            "keygen",
+            "--out",
+            self.path(name).to_str().expect("utf-8 path"),
+        ])
+    }
+
+    /// Like `mpc_ok`, with extra environment variables.
+    pub fn mpc_ok_env(&self, env: &[(&str, &str)], args: &[&str]) -> Value {
+        let output = self
+            .mpc()
+            .envs(env.iter().copied())
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run mpc");
+        parse_success(args, &output)
+    }
+
+    /// Like `mpc_err`, with extra environment variables.
+    pub fn mpc_err_env(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
+        let output = self
+            .mpc()
+            .envs(env.iter().copied())
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run mpc");
+        parse_failure(args, &output)
+    }
+
     /// Starts the co-signer again (after `cosigner.kill()`), with the same data.
     pub fn restart_cosigner(&mut self) {
         self.cosigner = spawn_cosigner(&self.nats, self.dir.path());
@@ -125,24 +166,12 @@ impl Deployment {
 
     /// Runs `mpc <args> --json` and returns its JSON, panicking with stderr on failure.
     pub fn mpc_ok(&self, args: &[&str]) -> Value {
-        let output = self
-            .mpc()
-            .args(args)
-            .arg("--json")
-            .output()
-            .expect("run mpc");
-        parse_success(args, &output)
+        self.mpc_ok_env(&[], args)
     }
 
     /// Runs `mpc <args> --json` expecting failure; returns (exit code, error JSON, stderr).
     pub fn mpc_err(&self, args: &[&str]) -> (i32, Value, String) {
-        let output = self
-            .mpc()
-            .args(args)
-            .arg("--json")
-            .output()
-            .expect("run mpc");
-        parse_failure(args, &output)
+        self.mpc_err_env(&[], args)
     }
 
     fn wait_healthy(&self) {

@@ -2,11 +2,13 @@
 //! identity pinned in its authenticated header, a lock file after
 //! misbehaviour, and a staged `.next` file during a refresh. Decrypted shares
 //! are cached in memory (zeroized on drop) so signing does not pay Argon2id
-//! or a keyring round trip each time.
+//! or a keyring round trip each time; the file on disk stays the authority.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use mpc_cosigner_api::{codes, PROTOCOL};
 use mpc_protocol::KeyShare;
@@ -26,10 +28,35 @@ pub struct Wallet {
     pub client_pub: [u8; 32],
 }
 
+/// Which file a cached wallet was read from: every write is a rename, so a
+/// deleted, replaced or restored share file no longer matches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: SystemTime,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<FileStamp> {
+        let metadata = std::fs::metadata(path)?;
+        Ok(FileStamp {
+            inode: metadata.ino(),
+            len: metadata.len(),
+            modified: metadata.modified()?,
+        })
+    }
+}
+
+struct Cached {
+    wallet: Arc<Wallet>,
+    stamp: FileStamp,
+}
+
 pub struct Wallets {
     store: FileStore,
     key_source: KeySource,
-    cache: Mutex<HashMap<String, Arc<Wallet>>>,
+    cache: Mutex<HashMap<String, Cached>>,
     busy: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -94,17 +121,29 @@ impl Wallets {
                 ),
             ));
         }
-        if let Some(wallet) = self.cache.lock().expect("cache").get(wallet_id) {
-            return Ok(Arc::clone(wallet));
+        let unknown = || {
+            Rejection::new(
+                codes::UNKNOWN_WALLET,
+                format!("the co-signer has no wallet {wallet_id}"),
+            )
+        };
+        // A cached share is used only while its file is the one it came from.
+        let stamp = match FileStamp::of(&path) {
+            Ok(stamp) => stamp,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.cache.lock().expect("cache").remove(wallet_id);
+                return Err(unknown());
+            }
+            Err(e) => return Err(internal(e)),
+        };
+        if let Some(cached) = self.cache.lock().expect("cache").get(wallet_id) {
+            if cached.stamp == stamp {
+                return Ok(Arc::clone(&cached.wallet));
+            }
         }
         let loaded = match self.store.load_unlocked(wallet_id, self.passphrase()) {
             Ok(loaded) => loaded,
-            Err(StoreError::NotFound { .. }) => {
-                return Err(Rejection::new(
-                    codes::UNKNOWN_WALLET,
-                    format!("the co-signer has no wallet {wallet_id}"),
-                ))
-            }
+            Err(StoreError::NotFound { .. }) => return Err(unknown()),
             Err(e) => return Err(internal(e)),
         };
         let share = KeyShare::from_cbor(&loaded.plaintext).map_err(internal)?;
@@ -120,10 +159,14 @@ impl Wallets {
             version: loaded.info.share_version,
             client_pub,
         });
+        let cached = Cached {
+            wallet: Arc::clone(&wallet),
+            stamp,
+        };
         self.cache
             .lock()
             .expect("cache")
-            .insert(wallet_id.to_owned(), Arc::clone(&wallet));
+            .insert(wallet_id.to_owned(), cached);
         Ok(wallet)
     }
 
