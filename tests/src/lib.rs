@@ -195,6 +195,32 @@ impl Deployment {
     }
 }
 
+/// Starts anvil on a port chosen beforehand, with `args` such as
+/// `--chain-id 1` or `--init genesis.json`: a node that comes up late on a
+/// port a worker already points at, or one on another chain.
+pub fn anvil_on(port: u16, args: &[&str], log: PathBuf) -> Worker {
+    let mut worker = spawn(
+        Command::new(mpc_testkit::tool("anvil"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args),
+        log,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            worker.is_running(),
+            "anvil exited before listening on port {port}: {}",
+            worker.logs()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "anvil did not listen on port {port} within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    worker
+}
+
 fn spawn_cosigner(nats: &NatsServer, dir: &Path) -> Worker {
     spawn(
         Command::new(binary("mpc-cosigner"))
