@@ -130,6 +130,20 @@ Examples:
     },
     /// Check that the broker and the co-signer answer
     Health,
+    /// Serve keygen, address, sign and broadcast over local HTTP (JSON; bearer token in $MPC_HOME/http.token)
+    #[command(after_help = "\
+Example:
+  mpc serve --listen 127.0.0.1:8645 --share client_share.enc
+  curl -H \"Authorization: Bearer $(cat \"$MPC_HOME/http.token\")\" -X POST http://127.0.0.1:8645/address
+The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
+    Serve {
+        /// Address to listen on; keep it on loopback unless a proxy guards it
+        #[arg(long, default_value = "127.0.0.1:8645")]
+        listen: std::net::SocketAddr,
+        /// Share file used when a request names none (also where keygen writes)
+        #[arg(long, default_value = "client_share.enc")]
+        share: PathBuf,
+    },
     /// Print a session's round traffic live, one JSON line per message (routing headers, ciphertext sizes)
     #[command(
         after_help = "Example:\n  mpc watch 5f0c9a...   # the session_id printed by keygen or sign"

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpc_evm::{Bytes, EvmRpc, SignPayload, TxDraft, TxPolicy, TxRequest};
+use mpc_evm::{SignPayload, TxDraft, TxPolicy, TxRequest};
 use mpc_store::Overwrite;
 use serde_json::{json, Value};
 
@@ -74,21 +74,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             out,
             index,
         }) => {
-            let rpc_url = settings.rpc_url.clone().ok_or_else(|| {
-                CliError::new(
-                    "rpc_url_missing",
-                    ExitCode::Usage,
-                    "tx prepare reads nonce, fees and gas from a node: set MPC_RPC_URL or --rpc-url",
-                )
-            })?;
             let draft = TxDraft::from_json(&read_text(&tx)?)?;
             let loaded = load_share(&share).await?;
-            let from = wallet::derive_address(&loaded, &wallet::account_path(index)?)?;
-            let rpc = EvmRpc::connect(&rpc_url, settings.chain_id).await?;
-            let from = from.parse().expect("derived addresses parse");
-            let prepared = rpc
-                .prepare(draft, from, &TxPolicy::new(settings.chain_id))
-                .await?;
+            let path = wallet::account_path(index)?;
+            let prepared = wallet::prepare_tx(&settings, &loaded, draft, &path).await?;
             let tx_json = prepared.to_json();
             if let Some(out) = &out {
                 write_json(out, &tx_json)?;
@@ -135,24 +124,21 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             print_result(json, &output, |_| "ok".to_owned());
         }
         Command::Watch { session, seconds } => watch(&settings, &session, seconds).await?,
+        Command::Serve { listen, share } => {
+            crate::http::serve(&settings, key_source, listen, share, json).await?
+        }
     }
     Ok(())
 }
 
 async fn sign(settings: &Settings, json: bool, args: SignArgs) -> Result<(), CliError> {
     let payload = read_payload(&args, settings.chain_id)?;
-    if let (SignPayload::Transaction(_), Some(rpc_url)) = (&payload, &settings.rpc_url) {
-        // Checks the node's eth_chainId against the configured chain id.
-        EvmRpc::connect(rpc_url, settings.chain_id).await?;
-    }
     let path = wallet::account_path(args.index)?;
     let client = Client::connect(settings).await?;
     let passphrase = passphrase_for(&args.share).await?;
-    let output = with_share(&args.share, passphrase, |share| {
-        let (client, payload, path) = (&client, payload.clone(), &path);
-        async move { client.sign(&share, payload, path).await }
-    })
-    .await?;
+    let output = client
+        .sign_share_file(&args.share, passphrase, payload, &path)
+        .await?;
     if let Some(out) = &args.out {
         write_json(out, &serde_json::to_value(&output).expect("plain JSON"))?;
     }
@@ -175,12 +161,7 @@ fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError>
         return Ok(SignPayload::Transaction(request));
     }
     if let Some(message) = &args.message {
-        // 0x-hex is signed as the bytes it spells, anything else as UTF-8 text.
-        let bytes = match message.strip_prefix("0x").map(hex::decode) {
-            Some(Ok(bytes)) => bytes,
-            _ => message.as_bytes().to_vec(),
-        };
-        return Ok(SignPayload::PersonalMessage(Bytes::from(bytes)));
+        return Ok(wallet::personal_message(message));
     }
     if let Some(typed) = &args.typed_data {
         let value: Value = serde_json::from_str(&read_text(typed)?).map_err(|e| {
@@ -190,9 +171,7 @@ fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError>
                 format!("{} is not JSON: {e}", typed.display()),
             )
         })?;
-        let payload = SignPayload::TypedData(value);
-        payload.digest()?;
-        return Ok(payload);
+        return wallet::typed_data(value);
     }
     Err(CliError::new(
         "nothing_to_sign",

@@ -5,6 +5,7 @@ mod client_share;
 pub mod commands;
 mod embedded;
 mod errors;
+mod http;
 pub mod output;
 mod secrets;
 pub mod wallet;

@@ -11,7 +11,7 @@ use mpc_cosigner_api::{
     KeygenRequest, RefreshRequest, SignRequest, PROTOCOL,
 };
 use mpc_evm::broadcast::{self, BroadcastStatus, ResultSubscription};
-use mpc_evm::{SignPayload, TxPolicy};
+use mpc_evm::{EvmRpc, SignPayload, TxDraft, TxPolicy, TxRequest};
 use mpc_protocol::{
     DerivationPath, Dkls23, Party, PeerChannel, ProtocolError, SessionContext, ThresholdSigner,
 };
@@ -60,6 +60,47 @@ pub fn account_path(index: Option<u32>) -> Result<DerivationPath, CliError> {
 /// The address of a share at `path`, derived locally.
 pub fn derive_address(share: &ClientShare, path: &DerivationPath) -> Result<String, CliError> {
     Ok(Dkls23.derive_public_key(&share.share, path)?.address())
+}
+
+/// An EIP-191 personal message: 0x-hex is signed as the bytes it spells,
+/// anything else as UTF-8 text.
+pub fn personal_message(message: &str) -> SignPayload {
+    let bytes = match message.strip_prefix("0x").map(hex::decode) {
+        Some(Ok(bytes)) => bytes,
+        _ => message.as_bytes().to_vec(),
+    };
+    SignPayload::PersonalMessage(mpc_evm::Bytes::from(bytes))
+}
+
+/// EIP-712 typed data, checked to hash before any session opens.
+pub fn typed_data(value: serde_json::Value) -> Result<SignPayload, CliError> {
+    let payload = SignPayload::TypedData(value);
+    payload.digest()?;
+    Ok(payload)
+}
+
+/// Fills nonce, fees and gas of `draft` from the node at the configured RPC,
+/// for the account of `share` at `path`.
+pub async fn prepare_tx(
+    settings: &Settings,
+    share: &ClientShare,
+    draft: TxDraft,
+    path: &DerivationPath,
+) -> Result<TxRequest, CliError> {
+    let rpc_url = settings.rpc_url.as_deref().ok_or_else(|| {
+        CliError::new(
+            "rpc_url_missing",
+            ExitCode::Usage,
+            "tx prepare reads nonce, fees and gas from a node: set MPC_RPC_URL or --rpc-url",
+        )
+    })?;
+    let from = derive_address(share, path)?
+        .parse()
+        .expect("derived addresses parse");
+    let rpc = EvmRpc::connect(rpc_url, settings.chain_id).await?;
+    Ok(rpc
+        .prepare(draft, from, &TxPolicy::new(settings.chain_id))
+        .await?)
 }
 
 #[derive(Debug, Serialize)]
@@ -239,6 +280,26 @@ impl Client {
         })
         .await?;
         Ok(output)
+    }
+
+    /// Signs `payload` with the share file at `share_path` (see [`with_share`]);
+    /// a transaction's chain is first checked against the RPC when one is set.
+    pub async fn sign_share_file(
+        &self,
+        share_path: &Path,
+        passphrase: Option<Passphrase>,
+        payload: SignPayload,
+        path: &DerivationPath,
+    ) -> Result<SignOutput, CliError> {
+        if let (SignPayload::Transaction(_), Some(rpc_url)) = (&payload, &self.settings.rpc_url) {
+            // Checks the node's eth_chainId against the configured chain id.
+            EvmRpc::connect(rpc_url, self.settings.chain_id).await?;
+        }
+        with_share(share_path, passphrase, |share| {
+            let payload = payload.clone();
+            async move { self.sign(&share, payload, path).await }
+        })
+        .await
     }
 
     /// Signs `payload` with the co-signer at `path`. The signature is checked

@@ -1,0 +1,236 @@
+//! `mpc serve`: the client side over local HTTP, JSON in and out. Every
+//! operation goes through `wallet::Client`, exactly as the CLI's; this module
+//! adds only transport: routes, bearer token, request ids, error statuses.
+//! The contract is docs/openapi.yaml, served at `GET /openapi.yaml`.
+
+mod error;
+mod keygen;
+mod routes;
+mod token;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use mpc_store::{KeySource, KeySourceDescriptor, Passphrase, ResolvedKeySource};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::client_share::{self, ClientShare};
+use crate::output::{print_result, CliError, ExitCode};
+use crate::wallet::{blocking, Client, Settings};
+use error::HttpError;
+use keygen::Keygens;
+use token::Token;
+
+/// Everything the handlers share for the server's lifetime.
+pub struct Server {
+    client: Client,
+    settings: Settings,
+    default_share: PathBuf,
+    /// From MPC_PASSPHRASE[_FILE], read once at start: the server never prompts.
+    passphrase: Option<Passphrase>,
+    key_source: Option<&'static str>,
+    token: Token,
+    keygens: Keygens,
+}
+
+/// Serves until SIGINT or SIGTERM. Prints `{listen, token_file, share}` once
+/// the socket is bound, so scripts know where to connect.
+pub async fn serve(
+    settings: &Settings,
+    key_source: Option<&'static str>,
+    listen: SocketAddr,
+    share: PathBuf,
+    json: bool,
+) -> Result<(), CliError> {
+    let home = settings.home.clone();
+    let token = blocking(move || Token::load_or_create(&home)).await?;
+    let passphrase = blocking(|| Ok(mpc_store::passphrase_from_env()?)).await?;
+    if share.exists() {
+        // A share the server could never open is a startup error, not a surprise later.
+        passphrase_for(&share, passphrase.as_ref()).await?;
+    }
+    let client = Client::connect(settings).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        CliError::new(
+            "listen_failed",
+            ExitCode::Usage,
+            format!("cannot listen on {listen}: {e}"),
+        )
+    })?;
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        tracing::warn!(listen = %local, "serving beyond loopback: anyone who can reach this port and holds the token can sign");
+    }
+    let token_file = token.path.clone();
+    let server = Arc::new(Server {
+        client,
+        settings: settings.clone(),
+        default_share: share.clone(),
+        passphrase,
+        key_source,
+        token,
+        keygens: Keygens::default(),
+    });
+    tracing::info!(listen = %local, "serving the HTTP API");
+    let started = json!({"listen": local.to_string(), "token_file": token_file, "share": share});
+    print_result(json, &started, |_| {
+        format!(
+            "listening on http://{local}\nbearer token in {}",
+            token_file.display()
+        )
+    });
+    axum::serve(listener, router(server))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+fn router(server: Arc<Server>) -> Router {
+    let authenticated = Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/keygen/init", post(routes::keygen_init))
+        .route("/keygen/complete", post(routes::keygen_complete))
+        .route("/address", post(routes::address))
+        .route("/tx/prepare", post(routes::tx_prepare))
+        .route("/tx/sign", post(routes::tx_sign))
+        .route("/tx/broadcast", post(routes::tx_broadcast))
+        .route_layer(middleware::from_fn_with_state(
+            server.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/openapi.yaml", get(routes::openapi))
+        .merge(authenticated)
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(middleware::from_fn(request_id))
+        .with_state(server)
+}
+
+/// Gives each request an id, in the logs (method, path, status, time; never
+/// bodies or headers) and in the `x-request-id` response header.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        );
+    });
+    response.headers_mut().insert(
+        "x-request-id",
+        HeaderValue::from_str(&id).expect("a uuid is a valid header value"),
+    );
+    response
+}
+
+async fn require_token(
+    State(server): State<Arc<Server>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, HttpError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if server.token.matches(token.trim()) => Ok(next.run(request).await),
+        Some(_) => Err(HttpError::unauthorized("wrong bearer token")),
+        None => Err(HttpError::unauthorized(
+            "send `Authorization: Bearer <token>`; the token is in $MPC_HOME/http.token",
+        )),
+    }
+}
+
+impl Server {
+    fn share_path(&self, requested: Option<PathBuf>) -> PathBuf {
+        requested.unwrap_or_else(|| self.default_share.clone())
+    }
+
+    async fn passphrase_for(&self, path: &Path) -> Result<Option<Passphrase>, CliError> {
+        passphrase_for(path, self.passphrase.as_ref()).await
+    }
+
+    async fn load_share(&self, path: &Path) -> Result<ClientShare, CliError> {
+        let passphrase = self.passphrase_for(path).await?;
+        let path = path.to_owned();
+        blocking(move || client_share::load(&path, passphrase.as_ref())).await
+    }
+}
+
+/// The passphrase `path` needs, if its header says it has one. Unlike the
+/// CLI, never a prompt: the server has no one to ask.
+async fn passphrase_for(
+    path: &Path,
+    available: Option<&Passphrase>,
+) -> Result<Option<Passphrase>, CliError> {
+    let owned = path.to_owned();
+    let info = blocking(move || Ok(mpc_store::read_info(&owned)?)).await?;
+    if !matches!(info.key_source, KeySourceDescriptor::Passphrase { .. }) {
+        return Ok(None);
+    }
+    match available {
+        Some(passphrase) => Ok(Some(passphrase.clone())),
+        None => Err(no_prompt(&format!(
+            "{} is passphrase-encrypted",
+            path.display()
+        ))),
+    }
+}
+
+/// The key source for a new share by the CLI's rule, minus the prompt.
+fn new_share_key_source(explicit: Option<&str>) -> Result<KeySource, CliError> {
+    match mpc_store::resolve_key_source(explicit)? {
+        ResolvedKeySource::Ready(source) => Ok(source),
+        ResolvedKeySource::PromptForPassphrase => Err(no_prompt(
+            "a new share needs a passphrase and no OS keyring answers",
+        )),
+    }
+}
+
+fn no_prompt(what: &str) -> CliError {
+    CliError::new(
+        "passphrase_required",
+        ExitCode::Share,
+        format!(
+            "{what}, and mpc serve never prompts: start it with MPC_PASSPHRASE or \
+             MPC_PASSPHRASE_FILE set"
+        ),
+    )
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down the HTTP API");
+}

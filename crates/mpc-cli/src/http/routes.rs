@@ -1,0 +1,213 @@
+//! One handler per endpoint: parse the body, call `wallet`, return JSON.
+//! The shapes are documented in docs/openapi.yaml; keep the two in step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use mpc_evm::{SignPayload, TxDraft, TxPolicy};
+use mpc_store::Overwrite;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{HttpError, JsonBody};
+use super::Server;
+use crate::output::{CliError, ExitCode};
+use crate::wallet::{self, blocking};
+
+pub const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
+
+type Reply = Result<Json<Value>, HttpError>;
+
+fn reply<T: serde::Serialize>(value: &T) -> Reply {
+    Ok(Json(
+        serde_json::to_value(value).expect("results are plain JSON"),
+    ))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+pub async fn healthz(State(server): State<Arc<Server>>) -> Reply {
+    reply(&server.client.health().await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeygenInit {
+    /// Where to write the new client share; the server's --share by default.
+    out: Option<PathBuf>,
+    #[serde(default)]
+    force: bool,
+}
+
+pub async fn keygen_init(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<KeygenInit>,
+) -> Reply {
+    let out = server.share_path(body.out);
+    let overwrite = Overwrite::from_force(body.force);
+    // Refused here rather than at complete, before the co-signer stores anything.
+    if overwrite == Overwrite::Refuse && out.exists() {
+        return Err(CliError::from(mpc_store::StoreError::AlreadyExists { path: out }).into());
+    }
+    let explicit = server.key_source;
+    let key_source = blocking(move || super::new_share_key_source(explicit)).await?;
+    let (task_server, target) = (server.clone(), out.clone());
+    let session_id = server.keygens.start(&out, async move {
+        let output = task_server
+            .client
+            .keygen(&target, overwrite, key_source)
+            .await?;
+        Ok(serde_json::to_value(output).expect("results are plain JSON"))
+    })?;
+    reply(&json!({"session_id": session_id, "out": out}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeygenComplete {
+    session_id: String,
+}
+
+pub async fn keygen_complete(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<KeygenComplete>,
+) -> Reply {
+    let mut output = server.keygens.complete(&body.session_id).await?;
+    // The protocol's own session id stays available for `mpc watch` logs.
+    output["protocol_session_id"] = output["session_id"].take();
+    output["session_id"] = Value::String(body.session_id);
+    Ok(Json(output))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    index: Option<u32>,
+    share: Option<PathBuf>,
+}
+
+pub async fn address(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<AddressBody>,
+) -> Reply {
+    let path = wallet::account_path(body.index)?;
+    let share = server.load_share(&server.share_path(body.share)).await?;
+    let address = wallet::derive_address(&share, &path)?;
+    reply(&json!({"address": address, "index": body.index, "path": path.to_string()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareBody {
+    /// A tx.json object; what it leaves out is filled from the node.
+    tx: Value,
+    index: Option<u32>,
+    share: Option<PathBuf>,
+}
+
+pub async fn tx_prepare(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<PrepareBody>,
+) -> Reply {
+    let draft = TxDraft::from_value(&body.tx).map_err(CliError::from)?;
+    let path = wallet::account_path(body.index)?;
+    let share = server.load_share(&server.share_path(body.share)).await?;
+    let prepared = wallet::prepare_tx(&server.settings, &share, draft, &path).await?;
+    reply(&json!({
+        "tx": prepared.to_json(),
+        "tx_hash": format!("0x{}", hex::encode(prepared.signing_hash())),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignBody {
+    tx: Option<Value>,
+    message: Option<String>,
+    typed_data: Option<Value>,
+    index: Option<u32>,
+    share: Option<PathBuf>,
+}
+
+impl SignBody {
+    fn payload(self, chain_id: u64) -> Result<SignPayload, CliError> {
+        match (self.tx, self.message, self.typed_data) {
+            (Some(tx), None, None) => {
+                let request = TxDraft::from_value(&tx)?.complete(&TxPolicy::new(chain_id))?;
+                Ok(SignPayload::Transaction(request))
+            }
+            (None, Some(message), None) => Ok(wallet::personal_message(&message)),
+            (None, None, Some(typed)) => wallet::typed_data(typed),
+            _ => Err(CliError::new(
+                "nothing_to_sign",
+                ExitCode::Usage,
+                "give exactly one of tx, message or typed_data",
+            )),
+        }
+    }
+}
+
+pub async fn tx_sign(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<SignBody>,
+) -> Reply {
+    let path = wallet::account_path(body.index)?;
+    let share_path = server.share_path(body.share.clone());
+    let payload = body.payload(server.settings.chain_id)?;
+    let passphrase = server.passphrase_for(&share_path).await?;
+    let output = server
+        .client
+        .sign_share_file(&share_path, passphrase, payload, &path)
+        .await?;
+    reply(&output)
+}
+
+fn wait_by_default() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastBody {
+    raw_tx: String,
+    /// Wait for the receipt (default) or return once queued.
+    #[serde(default = "wait_by_default")]
+    wait: bool,
+    wait_timeout_secs: Option<u64>,
+}
+
+const DEFAULT_WAIT_SECS: u64 = 120;
+
+pub async fn tx_broadcast(
+    State(server): State<Arc<Server>>,
+    JsonBody(body): JsonBody<BroadcastBody>,
+) -> Reply {
+    let raw = mpc_evm::parse_raw_tx_hex(&body.raw_tx).map_err(CliError::from)?;
+    let wait = body
+        .wait
+        .then(|| Duration::from_secs(body.wait_timeout_secs.unwrap_or(DEFAULT_WAIT_SECS)));
+    reply(&server.client.broadcast(&raw, wait).await?)
+}
+
+pub async fn not_found() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint: GET /openapi.yaml lists them",
+    )
+}
+
+pub async fn method_not_allowed() -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint takes another method: GET /openapi.yaml lists them",
+    )
+}
