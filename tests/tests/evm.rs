@@ -5,17 +5,17 @@
 //! alloy, independently of the wallet's own checks.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Signature, B256, U256};
 use alloy::providers::{Provider, RootProvider};
 use mpc_cosigner_api::{codes, encode, SignRequest};
 use mpc_e2e::{
-    anvil_on, parse_failure, parse_success, Anvil, Deployment, Role, Worker, ANVIL_DEV_ADDRESS,
-    CLIENT_PASSPHRASE, SEPOLIA_CHAIN_ID,
+    anvil_on, parse_failure, Anvil, Deployment, Role, ANVIL_DEV_ADDRESS, CLIENT_PASSPHRASE,
+    SEPOLIA_CHAIN_ID,
 };
-use mpc_evm::{EvmRpc, Receipt, SignPayload, TxRequest};
+use mpc_evm::broadcast::{BroadcastError, BroadcastResult, BroadcastStatus, ResultSubscription};
+use mpc_evm::{EvmRpc, Fees, Receipt, SignPayload, TxRequest};
 use mpc_session::{Identity, Op, SessionClient, SessionConfig, SessionError, SessionId};
 use mpc_store::{Expect, Passphrase, ShareParty};
 use serde_json::{json, Value};
@@ -488,4 +488,221 @@ fn a_malformed_raw_tx_is_refused_before_connecting() {
         (exit, error["error"]["code"].as_str()),
         (3, Some("invalid_raw_tx"))
     );
+}
+
+/// A subscription to one transaction's broadcast result, made in the test as
+/// the client role, before anything could publish it.
+struct ResultWatch {
+    runtime: tokio::runtime::Runtime,
+    subscription: ResultSubscription,
+}
+
+impl ResultWatch {
+    fn start(deployment: &Deployment, tx_hash: B256) -> ResultWatch {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let subscription = runtime.block_on(async {
+            let nats = mpc_session::connect(&deployment.nats.url(Role::Client))
+                .await
+                .expect("client connects to the broker");
+            ResultSubscription::new(&nats, tx_hash).await.unwrap()
+        });
+        ResultWatch {
+            runtime,
+            subscription,
+        }
+    }
+
+    fn next(&mut self, timeout: Duration) -> Option<BroadcastResult> {
+        match self.runtime.block_on(self.subscription.next(timeout)) {
+            Ok(result) => Some(result),
+            Err(BroadcastError::Timeout { .. }) => None,
+            Err(error) => panic!("result subscription failed: {error}"),
+        }
+    }
+
+    /// The one result: success, in the block the node reports, and no second
+    /// result follows (a second send would publish a failure).
+    fn assert_single_success(&mut self, chain: &Chain, tx_hash: B256, from: Address) {
+        let result = self
+            .next(Duration::from_secs(60))
+            .expect("a broadcast result within 60 s");
+        assert_eq!(result.status, BroadcastStatus::Success, "{result:?}");
+        let receipt = chain.receipt(tx_hash);
+        assert_eq!(receipt.from, from);
+        assert_eq!(result.block_number, Some(receipt.block_number));
+        assert_eq!(self.next(Duration::from_secs(2)), None, "a second result");
+    }
+}
+
+/// Signs a 777 wei transfer (nonce 0) and queues it with `--no-wait`;
+/// returns its hash after checking it was queued once.
+fn sign_and_queue(
+    deployment: &Deployment,
+    results_for: impl FnOnce(B256) -> ResultWatch,
+) -> (B256, ResultWatch) {
+    let tx = json!({"chain_id": SEPOLIA_CHAIN_ID, "nonce": 0, "to": RECIPIENT,
+        "value": "777", "gas_limit": 21000, "max_fee_per_gas": "30000000000",
+        "max_priority_fee_per_gas": "1000000000"});
+    let signed = sign_tx(deployment, "queued", &tx, None);
+    let tx_hash: B256 = signed["tx_hash"].as_str().unwrap().parse().unwrap();
+    let results = results_for(tx_hash);
+    let sig = sig_path(deployment, "queued");
+    let queue = ["broadcast", "--raw", sig.to_str().unwrap(), "--no-wait"];
+    let queued = deployment.mpc_ok(&queue);
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["tx_hash"], signed["tx_hash"]);
+    assert_eq!(queued["duplicate"], false);
+    // Queued again (a retrying script): dropped as a duplicate, sent once.
+    assert_eq!(deployment.mpc_ok(&queue)["duplicate"], true);
+    (tx_hash, results)
+}
+
+#[test]
+fn a_tx_queued_while_the_broadcaster_is_down_is_mined_once_when_it_starts() {
+    let anvil = Anvil::start();
+    let chain = Chain::connect(&anvil.url());
+    let deployment = Deployment::start();
+    let wallet = keygen(&deployment);
+    chain.fund(wallet, ONE_ETH);
+    let recipient: Address = RECIPIENT.parse().unwrap();
+    let before = chain.balance(recipient);
+    let (tx_hash, mut results) =
+        sign_and_queue(&deployment, |hash| ResultWatch::start(&deployment, hash));
+
+    let _broadcaster = deployment.start_broadcaster(&anvil.url());
+    results.assert_single_success(&chain, tx_hash, wallet);
+    assert_eq!(chain.nonce(wallet), 1);
+    assert_eq!(chain.balance(recipient) - before, U256::from(777));
+}
+
+#[test]
+fn a_tx_queued_while_the_node_is_down_is_mined_once_when_it_comes_back() {
+    let port = mpc_testkit::free_port();
+    let rpc_url = format!("http://127.0.0.1:{port}");
+    let deployment = Deployment::start();
+    let mut broadcaster = deployment.start_broadcaster(&rpc_url);
+    let wallet = keygen(&deployment);
+    let (tx_hash, mut results) =
+        sign_and_queue(&deployment, |hash| ResultWatch::start(&deployment, hash));
+    assert_eq!(
+        results.next(Duration::from_secs(1)),
+        None,
+        "no node, no result"
+    );
+    assert!(broadcaster.is_running(), "{}", broadcaster.logs());
+    assert!(broadcaster.logs().contains("not reachable yet"));
+
+    // The node comes up on that port, with the wallet funded from genesis.
+    let genesis = deployment.path("genesis.json");
+    std::fs::write(&genesis, genesis_funding(wallet).to_string()).unwrap();
+    let _node = anvil_on(
+        port,
+        &["--init", genesis.to_str().unwrap()],
+        deployment.path("anvil.log"),
+    );
+    let chain = Chain::connect(&rpc_url);
+    results.assert_single_success(&chain, tx_hash, wallet);
+    assert_eq!(chain.nonce(wallet), 1);
+    assert_eq!(chain.balance(RECIPIENT.parse().unwrap()), U256::from(777));
+}
+
+/// An anvil genesis on Sepolia's chain id that gives `owner` one ether.
+fn genesis_funding(owner: Address) -> Value {
+    let zero_hash = format!("0x{}", "00".repeat(32));
+    json!({
+        "config": {"chainId": SEPOLIA_CHAIN_ID},
+        "alloc": {owner.to_string(): {"balance": format!("{ONE_ETH:#x}")}},
+        "nonce": "0x0", "timestamp": "0x0", "extraData": "0x", "number": "0x0",
+        "gasLimit": "0x1c9c380", "gasUsed": "0x0", "difficulty": "0x0",
+        "baseFeePerGas": "0x3b9aca00", "mixHash": zero_hash, "parentHash": zero_hash,
+        "coinbase": Address::ZERO,
+    })
+}
+
+#[test]
+fn the_cosigner_refuses_payloads_it_would_not_sign_itself() {
+    let deployment = Deployment::start();
+    let wallet = keygen(&deployment);
+    // The client's own identity and pinned co-signer key, from its share file
+    // (plaintext: CBOR {key_share, identity}, see mpc-cli's client_share.rs).
+    let passphrase = Passphrase::new(CLIENT_PASSPHRASE.to_owned()).unwrap();
+    let share = mpc_store::load_share(
+        &deployment.path(SHARE),
+        Expect::party(ShareParty::Client),
+        Some(&passphrase),
+    )
+    .unwrap();
+    let plaintext: ciborium::Value = ciborium::from_reader(&share.plaintext[..]).unwrap();
+    let identity = plaintext
+        .as_map()
+        .and_then(|map| {
+            map.iter()
+                .find(|(key, _)| key.as_text() == Some("identity"))
+        })
+        .and_then(|(_, value)| value.as_bytes())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .expect("a 32-byte identity key in the share");
+    let cosigner_pub: [u8; 32] = hex::decode(&share.info.metadata["cosigner_identity"])
+        .unwrap()
+        .try_into()
+        .unwrap();
+
+    let on_mainnet = TxRequest {
+        chain_id: 1,
+        nonce: 0,
+        to: RECIPIENT.parse().unwrap(),
+        value: U256::from(1),
+        gas_limit: 21_000,
+        fees: Fees::Legacy {
+            gas_price: 2_000_000_000,
+        },
+        data: Default::default(),
+    };
+    let refusals = [
+        (SignPayload::Transaction(on_mainnet), "chain_id"),
+        (
+            SignPayload::TypedData(json!({"primaryType": "Mail", "message": "not typed data"})),
+            "EIP-712",
+        ),
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let nats = mpc_session::connect(&deployment.nats.url(Role::Client))
+            .await
+            .unwrap();
+        let identity = Identity::from_bytes(&identity).unwrap();
+        let sessions = SessionClient::new(nats, identity, SessionConfig::default());
+        for (payload, reason) in refusals {
+            let request = SignRequest {
+                wallet_id: share.info.wallet_id.clone(),
+                share_version: share.info.share_version,
+                path: "m".into(),
+                payload,
+            };
+            let opened = sessions
+                .open(
+                    &cosigner_pub,
+                    &Op::SIGN,
+                    &SessionId::random(),
+                    &encode(&request),
+                )
+                .await;
+            match opened {
+                Err(SessionError::Rejected {
+                    rejection,
+                    authenticated,
+                    ..
+                }) => {
+                    assert_eq!(rejection.code, codes::INVALID_PAYLOAD, "{rejection}");
+                    assert!(rejection.message.contains(reason), "{rejection}");
+                    assert!(authenticated, "the refusal comes from the pinned co-signer");
+                }
+                Err(error) => panic!("expected an invalid_payload refusal, got {error}"),
+                Ok(_) => panic!("the co-signer accepted to sign {:?}", request.payload),
+            }
+        }
+    });
+    // The same identity and wallet still sign what the co-signer accepts.
+    let signed = deployment.mpc_ok(&["sign", "--share", SHARE, "--message", "still fine"]);
+    assert_eq!(address(&signed["from"]), wallet);
 }
