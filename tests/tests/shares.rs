@@ -1,0 +1,281 @@
+//! The operator's view of a share's life: wallet locks on either side,
+//! backups restored under a new passphrase, and rotation, including the
+//! crash states between its steps and an old share that must stop working.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use mpc_cli::wallet::{self, Client, Settings};
+use mpc_e2e::{Deployment, Role, CLIENT_PASSPHRASE, COSIGNER_PASSPHRASE, SEPOLIA_CHAIN_ID};
+use mpc_store::{Expect, Passphrase};
+use support::{address, assert_error, mode, path_str, sign_message};
+
+fn sign_args(share: &Path) -> Vec<&str> {
+    vec![
+        "sign",
+        "--share",
+        path_str(share),
+        "--message",
+        "x",
+        "--timeout",
+        "3",
+    ]
+}
+
+fn passphrase(text: &str) -> Passphrase {
+    Passphrase::new(text.to_owned()).expect("non-empty")
+}
+
+#[test]
+fn a_locked_wallet_is_refused_on_either_side_until_unlocked() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let share = d.path("client_share.enc");
+    let wallet = address(&keygen, "address");
+    let cosigner_share = d.cosigner_share(keygen["wallet_id"].as_str().unwrap());
+
+    // The co-signer locks a wallet as it would after catching the client cheating.
+    mpc_store::lock(
+        &cosigner_share,
+        "the client misbehaved",
+        "sign.2 proof failed",
+    )
+    .unwrap();
+    let message = assert_error(d.mpc_err(&sign_args(&share)), 6, "wallet_locked");
+    assert!(
+        message.contains("sign.2 proof failed"),
+        "says why: {message}"
+    );
+    assert!(mpc_store::unlock(&cosigner_share).unwrap());
+    assert_eq!(
+        sign_message(&d, &share, "co-signer unlocked", &[]).0,
+        wallet
+    );
+
+    // The client's own lock: refused before any session, cleared by `mpc unlock`.
+    mpc_store::lock(&share, "the co-signer misbehaved", "dkg.3 check failed").unwrap();
+    assert_error(d.mpc_err(&sign_args(&share)), 6, "wallet_locked");
+    assert_error(
+        d.mpc_err(&["rotate", "--share", path_str(&share)]),
+        6,
+        "wallet_locked",
+    );
+    let unlocked = d.mpc_ok(&["unlock", "--share", path_str(&share)]);
+    assert_eq!(unlocked["unlocked"], true);
+    assert_eq!(
+        d.mpc_ok(&["unlock", "--share", path_str(&share)])["unlocked"],
+        false
+    );
+    assert_eq!(sign_message(&d, &share, "client unlocked", &[]).0, wallet);
+}
+
+#[test]
+fn a_backup_restores_under_a_new_passphrase_and_signs() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let share = d.path("client_share.enc");
+    let backup = d.path("client_share.backup");
+    let with_backup = |pw: &'static str| [("MPC_BACKUP_PASSPHRASE", pw)];
+
+    let export = [
+        "backup",
+        "export",
+        "--share",
+        path_str(&share),
+        "--out",
+        path_str(&backup),
+    ];
+    let exported = d.mpc_ok_env(&with_backup("backup words"), &export);
+    assert_eq!(exported["wallet_id"], keygen["wallet_id"]);
+    assert_eq!(mode(&backup), 0o600);
+    // A second export refuses to replace the first.
+    let original = std::fs::read(&backup).unwrap();
+    assert_error(
+        d.mpc_err_env(&with_backup("other"), &export),
+        4,
+        "share_exists",
+    );
+    assert_eq!(std::fs::read(&backup).unwrap(), original);
+
+    let verify = ["backup", "verify", "--in", path_str(&backup)];
+    let verified = d.mpc_ok_env(&with_backup("backup words"), &verify);
+    assert_eq!(verified["valid"], true);
+    assert_eq!(address(&verified, "address"), address(&keygen, "address"));
+    assert_error(
+        d.mpc_err_env(&with_backup("wrong words"), &verify),
+        4,
+        "wrong_passphrase",
+    );
+
+    let restored = d.path("restored.enc");
+    let import = [
+        "backup",
+        "import",
+        "--in",
+        path_str(&backup),
+        "--out",
+        path_str(&restored),
+    ];
+    let new_passphrase = [
+        ("MPC_BACKUP_PASSPHRASE", "backup words"),
+        ("MPC_PASSPHRASE", "a new machine's passphrase"),
+    ];
+    d.mpc_ok_env(&new_passphrase, &import);
+    assert_eq!(mode(&restored), 0o600);
+    assert_error(d.mpc_err_env(&new_passphrase, &import), 4, "share_exists");
+
+    // The restored share opens only under the new passphrase, and signs.
+    assert_error(d.mpc_err(&sign_args(&restored)), 4, "wrong_passphrase");
+    let mut args = sign_args(&restored);
+    args[4] = "restored";
+    let signed = d.mpc_ok_env(&new_passphrase, &args);
+    let signer = support::recover_personal("restored", signed["signature"].as_str().unwrap());
+    assert_eq!(signer, address(&keygen, "address"));
+}
+
+fn share_version(path: &Path) -> u32 {
+    mpc_store::read_info(path)
+        .expect("a share header")
+        .share_version
+}
+
+/// Signs through the library with `share`'s material but a claimed share
+/// version: what a client holding an old share could try.
+fn sign_claiming_version(d: &Deployment, share: &Path, version: u32) -> mpc_cli::output::CliError {
+    let settings = Settings {
+        home: d.path("client-home"),
+        nats_url: Some(d.nats.url(Role::Client)),
+        rpc_url: None,
+        chain_id: SEPOLIA_CHAIN_ID,
+        round_timeout: Duration::from_secs(3),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = Client::connect(&settings).await.expect("connect");
+        let path = wallet::account_path(None).unwrap();
+        let payload = mpc_evm::SignPayload::PersonalMessage(b"doctored".to_vec().into());
+        wallet::with_share(share, Some(passphrase(CLIENT_PASSPHRASE)), |mut loaded| {
+            loaded.version = version;
+            let (client, payload, path) = (&client, payload.clone(), &path);
+            async move { client.sign(&loaded, payload, path).await }
+        })
+        .await
+        .expect_err("an old share must not sign")
+    })
+}
+
+#[test]
+fn rotation_keeps_the_address_and_retires_the_old_share() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let wallet = address(&keygen, "address");
+    let share = d.path("client_share.enc");
+    let old = d.path("old_share.enc");
+    std::fs::copy(&share, &old).unwrap();
+    let cosigner_share = d.cosigner_share(keygen["wallet_id"].as_str().unwrap());
+
+    let rotated = d.mpc_ok(&["rotate", "--share", path_str(&share)]);
+    assert_eq!(address(&rotated, "address"), wallet);
+    assert_eq!(rotated["share_version"], 1);
+    assert_eq!(share_version(&share), 1);
+    assert_eq!(share_version(&cosigner_share), 1);
+    for file in [&share, &cosigner_share] {
+        assert!(!mpc_store::next_path(file).exists(), "nothing left staged");
+    }
+    assert_eq!(sign_message(&d, &share, "rotated", &[]).0, wallet);
+
+    // The old share is retired: refused by version, and with its version
+    // doctored in memory, it still yields no signature.
+    assert_error(d.mpc_err(&sign_args(&old)), 4, "client_share_outdated");
+    let doctored = sign_claiming_version(&d, &old, 1);
+    // DKLs23 aborts on the mismatched shares; at worst the client's check of
+    // the result against the address catches it.
+    assert!(
+        ["protocol_aborted", "peer_misbehaved", "signature_invalid"].contains(&doctored.code),
+        "{}: {doctored}",
+        doctored.code
+    );
+    // The share file's header is authenticated: editing its version breaks it.
+    let mut bytes = std::fs::read(&old).unwrap();
+    let header_len = u32::from_be_bytes(bytes[10..14].try_into().unwrap()) as usize;
+    let header = 14..14 + header_len;
+    let at = bytes[header.clone()]
+        .windows(13)
+        .position(|w| w == b"share_version")
+        .expect("the header names share_version")
+        + header.start
+        + 13;
+    assert_eq!(bytes[at], 0x00, "CBOR unsigned 0");
+    bytes[at] = 0x01;
+    let edited = d.path("edited_share.enc");
+    std::fs::write(&edited, bytes).unwrap();
+    assert_error(d.mpc_err(&sign_args(&edited)), 4, "share_tampered");
+
+    // The right share keeps signing afterwards.
+    assert_eq!(sign_message(&d, &share, "still fine", &[]).0, wallet);
+}
+
+#[test]
+fn signing_settles_a_rotation_interrupted_on_either_side() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let wallet = address(&keygen, "address");
+    let share = d.path("client_share.enc");
+    let before = std::fs::read(&share).unwrap();
+    d.mpc_ok(&["rotate", "--share", path_str(&share)]);
+
+    // The client died after the co-signer promoted, before its own promote:
+    // old share current, new one staged. Signing promotes it and succeeds.
+    let after = std::fs::read(&share).unwrap();
+    std::fs::write(mpc_store::next_path(&share), &after).unwrap();
+    std::fs::write(&share, &before).unwrap();
+    assert_eq!(
+        sign_message(&d, &share, "promoted on the way", &[]).0,
+        wallet
+    );
+    assert_eq!(share_version(&share), 1);
+    assert!(!mpc_store::next_path(&share).exists());
+
+    // A staged share the co-signer never promoted, on the client: discarded,
+    // the current share signs.
+    let current = mpc_store::load_share(
+        &share,
+        Expect::default(),
+        Some(&passphrase(CLIENT_PASSPHRASE)),
+    )
+    .unwrap();
+    mpc_store::stage_next(
+        &share,
+        &current.plaintext,
+        2,
+        Some(&passphrase(CLIENT_PASSPHRASE)),
+    )
+    .unwrap();
+    assert_eq!(
+        sign_message(&d, &share, "stale client stage", &[]).0,
+        wallet
+    );
+    assert_eq!(share_version(&share), 1);
+    assert!(
+        !mpc_store::next_path(&share).exists(),
+        "stale stage discarded"
+    );
+
+    // The same on the co-signer's side.
+    let cosigner_share = d.cosigner_share(keygen["wallet_id"].as_str().unwrap());
+    let cosigner_pw = passphrase(COSIGNER_PASSPHRASE);
+    let current =
+        mpc_store::load_share(&cosigner_share, Expect::default(), Some(&cosigner_pw)).unwrap();
+    mpc_store::stage_next(&cosigner_share, &current.plaintext, 2, Some(&cosigner_pw)).unwrap();
+    assert_eq!(
+        sign_message(&d, &share, "stale co-signer stage", &[]).0,
+        wallet
+    );
+    assert_eq!(share_version(&cosigner_share), 1);
+    assert!(
+        !mpc_store::next_path(&cosigner_share).exists(),
+        "stale stage discarded"
+    );
+}
