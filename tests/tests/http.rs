@@ -1,0 +1,587 @@
+//! `mpc serve` end to end: the real `mpc` binary serving HTTP, driven with a
+//! real HTTP client, over a real nats-server and co-signer (and anvil plus
+//! the broadcaster for a mined transaction). Signatures are recovered here
+//! with alloy, independently of the wallet's own checks.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Stdio};
+use std::time::Duration;
+
+use alloy::primitives::{Address, Signature};
+use mpc_e2e::{Anvil, Deployment, ANVIL_DEV_ADDRESS};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const SHARE: &str = "client_share.enc";
+const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
+/// Every route `mpc serve` answers, with its method: the OpenAPI document
+/// must list exactly these.
+const ROUTES: [(&str, &str); 8] = [
+    ("get", "/openapi.yaml"),
+    ("get", "/healthz"),
+    ("post", "/keygen/init"),
+    ("post", "/keygen/complete"),
+    ("post", "/address"),
+    ("post", "/tx/prepare"),
+    ("post", "/tx/sign"),
+    ("post", "/tx/broadcast"),
+];
+
+/// A running `mpc serve` and a client holding its token.
+struct Api {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    base: String,
+    token: String,
+    http: Client,
+    log: PathBuf,
+}
+
+impl Api {
+    /// Starts `mpc serve` in `deployment` (its broker, home and passphrase),
+    /// with `env` added, and waits for its "listening" line.
+    fn start(deployment: &Deployment, env: &[(&str, &str)]) -> Api {
+        let port = mpc_testkit::free_port();
+        let log = deployment.path(&format!("serve-{port}.log"));
+        let mut child = deployment
+            .mpc()
+            .envs(env.iter().copied())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--share", SHARE, "--json"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("serve log"))
+            .spawn()
+            .expect("spawn mpc serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read mpc serve stdout");
+        let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let _ = child.kill();
+            panic!(
+                "mpc serve printed no start line ({e}): {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        assert_eq!(started["listen"], format!("127.0.0.1:{port}"), "{started}");
+        let token_file = PathBuf::from(started["token_file"].as_str().expect("token_file"));
+        assert_eq!(
+            token_file,
+            deployment.path("client-home").join("http.token")
+        );
+        let token = std::fs::read_to_string(&token_file)
+            .expect("token file")
+            .trim()
+            .to_owned();
+        Api {
+            child,
+            _stdout: stdout,
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+            http: Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .expect("HTTP client"),
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(&self.token)
+    }
+
+    fn get(&self, path: &str) -> (StatusCode, Value) {
+        read(self.authed(self.http.get(self.url(path))).send())
+    }
+
+    fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        read(
+            self.authed(self.http.post(self.url(path)))
+                .json(&body)
+                .send(),
+        )
+    }
+
+    /// POSTs `body`, expects 200 and returns the JSON.
+    fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, json) = self.post(path, body);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "POST {path}: {json}\n{}",
+            self.logs()
+        );
+        json
+    }
+
+    /// POSTs `body`, expects `status` with a JSON error `code`; returns the message.
+    fn err(&self, path: &str, body: Value, status: StatusCode, code: &str) -> String {
+        let (got, json) = self.post(path, body);
+        assert_error(&json, got, status, code);
+        json["error"]["message"].as_str().unwrap().to_owned()
+    }
+
+    fn keygen(&self, body: Value) -> Value {
+        let started = self.ok("/keygen/init", body);
+        let session_id = started["session_id"].as_str().expect("session_id");
+        self.ok("/keygen/complete", json!({"session_id": session_id}))
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read(sent: reqwest::Result<Response>) -> (StatusCode, Value) {
+    let response = sent.expect("the server answers");
+    let status = response.status();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        id.is_some_and(|id| id.len() == 36),
+        "no x-request-id on a {status} response"
+    );
+    let text = response.text().expect("response body");
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{status} body is not JSON ({e}): {text:?}"));
+    (status, json)
+}
+
+fn assert_error(json: &Value, got: StatusCode, status: StatusCode, code: &str) {
+    assert_eq!(got, status, "{json}");
+    assert_eq!(json["error"]["code"], code, "{json}");
+    let message = json["error"]["message"].as_str().expect("an error message");
+    assert!(!message.is_empty(), "{json}");
+    assert_eq!(json.as_object().unwrap().len(), 1, "only `error`: {json}");
+}
+
+fn address(value: &Value) -> Address {
+    value
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("{value} is not an address"))
+}
+
+/// The signer of a personal message, from the 65-byte `signature` field.
+fn personal_signer(signed: &Value, message: &[u8]) -> Address {
+    let bytes = hex::decode(
+        signed["signature"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .expect("hex signature");
+    let signature = Signature::from_raw(&bytes).expect("r ‖ s ‖ v");
+    signature.recover_address_from_msg(message).unwrap()
+}
+
+#[test]
+fn keygen_address_and_message_signing_over_http() {
+    let deployment = Deployment::start();
+    let api = Api::start(&deployment, &[]);
+    let (status, health) = api.get("/healthz");
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["status"], "ok");
+
+    let wallet = api.keygen(json!({}));
+    let master = address(&wallet["address"]);
+    assert!(deployment.path(SHARE).is_file(), "{wallet}");
+    assert!(wallet["public_key"].as_str().unwrap().starts_with("0x"));
+    assert!(!wallet["wallet_id"].as_str().unwrap().is_empty());
+    // The CLI reads the same share the server wrote.
+    let cli = deployment.mpc_ok(&["address", "--share", SHARE]);
+    assert_eq!(address(&cli["address"]), master);
+
+    // A result is handed out once; a second keygen must not replace the share.
+    let session = wallet["session_id"].clone();
+    api.err(
+        "/keygen/complete",
+        json!({"session_id": session}),
+        StatusCode::NOT_FOUND,
+        "unknown_session",
+    );
+    api.err(
+        "/keygen/init",
+        json!({}),
+        StatusCode::CONFLICT,
+        "share_exists",
+    );
+
+    let got = api.ok("/address", json!({}));
+    assert_eq!(address(&got["address"]), master);
+    assert_eq!(got["index"], Value::Null);
+    let child = api.ok("/address", json!({"index": 3}));
+    assert_eq!(child["index"], 3);
+    assert_eq!(child["path"], "m/0/3");
+    let cli = deployment.mpc_ok(&["address", "--share", SHARE, "--index", "3"]);
+    assert_eq!(child["address"], cli["address"]);
+    assert_ne!(address(&child["address"]), master);
+
+    let signed = api.ok("/tx/sign", json!({"message": "hello over http"}));
+    assert_eq!(address(&signed["from"]), master);
+    assert_eq!(personal_signer(&signed, b"hello over http"), master);
+    let signed = api.ok("/tx/sign", json!({"message": "0xdeadbeef", "index": 3}));
+    assert_eq!(signed["from"], child["address"]);
+    assert_eq!(
+        personal_signer(&signed, &[0xde, 0xad, 0xbe, 0xef]),
+        address(&child["address"])
+    );
+    let mail: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eip712_mail.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let signed = api.ok("/tx/sign", json!({"typed_data": mail}));
+    assert_eq!(address(&signed["from"]), master);
+    assert!(
+        signed["signature"].as_str().unwrap().len() == 132,
+        "{signed}"
+    );
+
+    // A second wallet, written where the request says.
+    let other = api.keygen(json!({"out": deployment.path("second.enc")}));
+    assert_ne!(other["address"], wallet["address"]);
+    let got = api.ok("/address", json!({"share": deployment.path("second.enc")}));
+    assert_eq!(got["address"], other["address"]);
+}
+
+#[test]
+fn a_transaction_prepared_signed_and_broadcast_over_http_is_mined() {
+    let anvil = Anvil::start();
+    let deployment = Deployment::start();
+    let _broadcaster = deployment.start_broadcaster(&anvil.url());
+    let wallet = address(&deployment.keygen(SHARE)["address"]);
+    let node = Client::new();
+    let rpc = |method: &str, params: Value| -> Value {
+        let response: Value = node
+            .post(anvil.url())
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .send()
+            .and_then(Response::json)
+            .expect("anvil answers");
+        assert!(response.get("error").is_none(), "{method}: {response}");
+        response["result"].clone()
+    };
+    rpc(
+        "eth_sendTransaction",
+        json!([{"from": ANVIL_DEV_ADDRESS, "to": wallet, "value": "0xde0b6b3a7640000"}]),
+    );
+
+    let api = Api::start(&deployment, &[("MPC_RPC_URL", &anvil.url())]);
+    let prepared = api.ok(
+        "/tx/prepare",
+        json!({"tx": {"to": RECIPIENT, "value": "1000000000000000"}}),
+    );
+    let tx = &prepared["tx"];
+    assert_eq!(tx["nonce"], 0, "{prepared}");
+    assert_eq!(tx["chain_id"], 11155111, "{prepared}");
+    assert!(
+        prepared["tx_hash"].as_str().unwrap().len() == 66,
+        "{prepared}"
+    );
+
+    let signed = api.ok("/tx/sign", json!({"tx": tx}));
+    assert_eq!(address(&signed["from"]), wallet);
+    for field in ["r", "s", "v", "raw_tx", "tx_hash"] {
+        assert!(
+            signed[field].as_str().unwrap().starts_with("0x"),
+            "{signed}"
+        );
+    }
+
+    let sent = api.ok("/tx/broadcast", json!({"raw_tx": signed["raw_tx"]}));
+    assert_eq!(sent["status"], "success", "{sent}");
+    assert_eq!(sent["tx_hash"], signed["tx_hash"]);
+    let receipt = rpc("eth_getTransactionReceipt", json!([sent["tx_hash"]]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(address(&receipt["from"]), wallet);
+    let block = u64::from_str_radix(
+        receipt["blockNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert_eq!(sent["block_number"], block);
+}
+
+#[test]
+fn every_request_needs_the_token_and_errors_are_json() {
+    let deployment = Deployment::start();
+    deployment.keygen(SHARE);
+    let api = Api::start(&deployment, &[]);
+
+    // The token: 32 random bytes in hex, owner-only, reused after a restart.
+    assert_eq!(api.token.len(), 64);
+    assert!(api.token.bytes().all(|b| b.is_ascii_hexdigit()));
+    let token_file = deployment.path("client-home").join("http.token");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    for (method, path) in ROUTES.iter().filter(|(_, path)| *path != "/openapi.yaml") {
+        let request = match *method {
+            "get" => api.http.get(api.url(path)),
+            _ => api.http.post(api.url(path)).body("{}"),
+        };
+        let (status, json) = read(request.try_clone().unwrap().send());
+        assert_error(&json, status, StatusCode::UNAUTHORIZED, "unauthorized");
+        let (status, json) = read(request.bearer_auth("0".repeat(64)).send());
+        assert_error(&json, status, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let response = api.http.get(api.url("/healthz")).send().unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let (status, json) = read(
+        api.http
+            .get(api.url("/healthz"))
+            .header("authorization", format!("Basic {}", api.token))
+            .send(),
+    );
+    assert_error(&json, status, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // Bad bodies: not JSON, wrong shape, unknown fields, nothing to sign.
+    let (status, json) = read(
+        api.authed(api.http.post(api.url("/tx/sign")))
+            .body("{not json")
+            .send(),
+    );
+    assert_error(&json, status, StatusCode::BAD_REQUEST, "bad_json");
+    api.err(
+        "/address",
+        json!({"index": "three"}),
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+    );
+    api.err(
+        "/address",
+        json!({"indx": 3}),
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+    );
+    api.err(
+        "/tx/sign",
+        json!({}),
+        StatusCode::BAD_REQUEST,
+        "nothing_to_sign",
+    );
+    api.err(
+        "/tx/sign",
+        json!({"message": "a", "tx": {}}),
+        StatusCode::BAD_REQUEST,
+        "nothing_to_sign",
+    );
+    api.err(
+        "/tx/sign",
+        json!({"tx": {"to": RECIPIENT, "value": 1, "chain_id": 1, "nonce": 0, "gas_limit": 21000, "gas_price": 1}}),
+        StatusCode::BAD_REQUEST,
+        "invalid_tx",
+    );
+    api.err(
+        "/tx/broadcast",
+        json!({"raw_tx": "0x1234"}),
+        StatusCode::BAD_REQUEST,
+        "invalid_raw_tx",
+    );
+    api.err(
+        "/address",
+        json!({"index": 2147483648u32}),
+        StatusCode::BAD_REQUEST,
+        "invalid_index",
+    );
+
+    // Unknown shares, sessions and routes are 404s.
+    let missing = deployment.path("missing.enc");
+    let message = api.err(
+        "/address",
+        json!({"share": missing}),
+        StatusCode::NOT_FOUND,
+        "share_not_found",
+    );
+    assert!(message.contains("missing.enc"), "{message}");
+    api.err(
+        "/tx/sign",
+        json!({"message": "hi", "share": missing}),
+        StatusCode::NOT_FOUND,
+        "share_not_found",
+    );
+    api.err(
+        "/keygen/complete",
+        json!({"session_id": "nope"}),
+        StatusCode::NOT_FOUND,
+        "unknown_session",
+    );
+    let (status, json) = api.get("/no/such/route");
+    assert_error(&json, status, StatusCode::NOT_FOUND, "not_found");
+    let (status, json) = api.get("/tx/sign");
+    assert_error(
+        &json,
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    // Started without MPC_RPC_URL: prepare cannot work, and says so.
+    api.err(
+        "/tx/prepare",
+        json!({"tx": {"to": RECIPIENT, "value": 1}}),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "rpc_url_missing",
+    );
+
+    // Nothing a caller sent reaches the logs; every request has its id there.
+    let logs = api.logs();
+    assert!(!logs.contains(&api.token), "the token was logged");
+    assert!(!logs.contains("not json"), "a body was logged");
+    assert!(logs.contains("request_id"), "{logs}");
+
+    let first_token = api.token.clone();
+    drop(api);
+    let again = Api::start(&deployment, &[]);
+    assert_eq!(
+        again.token, first_token,
+        "the token is reused after a restart"
+    );
+    let (status, _) = again.get("/healthz");
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn a_passphrase_share_without_a_passphrase_is_a_startup_error() {
+    let deployment = Deployment::start();
+    deployment.keygen(SHARE);
+    let output = deployment
+        .mpc()
+        .env_remove("MPC_PASSPHRASE")
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--share",
+            SHARE,
+            "--json",
+        ])
+        .output()
+        .expect("run mpc serve");
+    let (code, error, stderr) = mpc_e2e::parse_failure(&["serve"], &output);
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(error["error"]["code"], "passphrase_required", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("MPC_PASSPHRASE"), "{message}");
+}
+
+#[test]
+fn a_dead_cosigner_turns_healthz_and_signing_into_json_errors() {
+    let mut deployment = Deployment::start();
+    deployment.keygen(SHARE);
+    let api = Api::start(&deployment, &[]);
+    let (status, _) = api.get("/healthz");
+    assert_eq!(status, StatusCode::OK);
+
+    deployment.cosigner.kill();
+    let (status, json) = api.get("/healthz");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+    assert!(
+        json["error"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("cosigner_"),
+        "{json}"
+    );
+    let (status, json) = api.post("/tx/sign", json!({"message": "anyone there?"}));
+    assert!(
+        status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::GATEWAY_TIMEOUT,
+        "{status} {json}"
+    );
+    assert!(
+        json["error"]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("cosigner_"),
+        "{json}"
+    );
+
+    // Back up, the same server signs again.
+    deployment.restart_cosigner();
+    let (status, _) = api.get("/healthz");
+    assert_eq!(status, StatusCode::OK);
+    api.ok("/tx/sign", json!({"message": "back"}));
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_served() {
+    let document: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml"),
+        )
+        .expect("docs/openapi.yaml"),
+    )
+    .expect("docs/openapi.yaml is YAML");
+    let deployment = Deployment::start();
+    let api = Api::start(&deployment, &[]);
+
+    // Served as is, without a token.
+    let served = api.http.get(api.url("/openapi.yaml")).send().unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served.headers().contains_key("x-request-id"));
+    let served: serde_yaml::Value = serde_yaml::from_str(&served.text().unwrap()).unwrap();
+    assert_eq!(served, document);
+
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let mut listed = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().expect("paths").iter() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            let (path, method) = (path.as_str().unwrap(), method.as_str().unwrap());
+            listed.insert((method.to_owned(), path.to_owned()));
+            let responses = operation["responses"].as_mapping().expect("responses");
+            if path != "/openapi.yaml" {
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} documents no 401"
+                );
+            }
+        }
+    }
+    let served: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(listed, served);
+    // And the server answers each documented route (401 without a token, not 404/405).
+    for (method, path) in &listed {
+        let status = match method.as_str() {
+            "get" => api.http.get(api.url(path)).send(),
+            _ => api.http.post(api.url(path)).send(),
+        }
+        .unwrap()
+        .status();
+        let expected = if path == "/openapi.yaml" {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{method} {path}");
+    }
+    for schema in ["Error", "SignRequest", "SignResponse", "BroadcastResponse"] {
+        assert!(
+            document["components"]["schemas"][schema].is_mapping(),
+            "no {schema} schema"
+        );
+    }
+}
