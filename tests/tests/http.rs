@@ -129,8 +129,12 @@ impl Api {
 
     fn keygen(&self, body: Value) -> Value {
         let started = self.ok("/keygen/init", body);
-        let session_id = started["session_id"].as_str().expect("session_id");
-        self.ok("/keygen/complete", json!({"session_id": session_id}))
+        let session_id = started["session_id"].clone();
+        assert!(session_id.is_string(), "{started}");
+        // init's answer is, as is, the body complete takes.
+        let wallet = self.ok("/keygen/complete", started);
+        assert_eq!(wallet["session_id"], session_id);
+        wallet
     }
 
     fn logs(&self) -> String {

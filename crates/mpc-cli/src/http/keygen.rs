@@ -115,3 +115,65 @@ fn is_stale(pending: &Pending) -> bool {
         .as_ref()
         .is_some_and(|(finished, _)| finished.elapsed() > UNCOLLECTED_TTL)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_keygen_per_file_and_each_result_handed_out_once() {
+        let keygens = Keygens::default();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let id = keygens
+            .start(Path::new("a.enc"), async move {
+                released.await.expect("released");
+                Ok(serde_json::json!({"address": "0xabc"}))
+            })
+            .unwrap();
+        let busy = keygens
+            .start(Path::new("a.enc"), async { unreachable!("refused") })
+            .unwrap_err();
+        assert_eq!(
+            (busy.status, busy.code),
+            (StatusCode::CONFLICT, "keygen_in_progress")
+        );
+
+        release.send(()).unwrap();
+        assert_eq!(keygens.complete(&id).await.unwrap()["address"], "0xabc");
+        let gone = keygens.complete(&id).await.unwrap_err();
+        assert_eq!(
+            (gone.status, gone.code),
+            (StatusCode::NOT_FOUND, "unknown_session")
+        );
+        // The file is free again once its keygen ended.
+        keygens
+            .start(Path::new("a.enc"), async { Ok(Value::Null) })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_keygen_returns_its_error_and_too_many_are_refused() {
+        let keygens = Keygens::default();
+        let failed = keygens
+            .start(Path::new("x.enc"), async {
+                Err(HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cosigner_unreachable",
+                    "down",
+                ))
+            })
+            .unwrap();
+        let error = keygens.complete(&failed).await.unwrap_err();
+        assert_eq!(error.code, "cosigner_unreachable");
+
+        for n in 0..MAX_RUNNING {
+            keygens
+                .start(Path::new(&format!("{n}.enc")), std::future::pending())
+                .unwrap();
+        }
+        let refused = keygens
+            .start(Path::new("more.enc"), std::future::pending())
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+}

@@ -66,7 +66,8 @@ pub async fn keygen_init(
             .await?;
         Ok(serde_json::to_value(output).expect("results are plain JSON"))
     })?;
-    reply(&json!({"session_id": session_id, "out": out}))
+    // Only the id, so this response can be POSTed as is to /keygen/complete.
+    reply(&json!({"session_id": session_id}))
 }
 
 #[derive(Deserialize)]
