@@ -45,14 +45,7 @@ struct Config {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MPC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    mpc_logging::init("info");
     match run(Config::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

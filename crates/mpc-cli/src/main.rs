@@ -4,7 +4,8 @@ use mpc_cli::output::print_error;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    mpc_logging::init();
+    // A command-line tool: only warnings unless MPC_LOG asks for more.
+    mpc_logging::init("warn");
     let cli = Cli::parse();
     match mpc_cli::commands::run(&cli.global, cli.command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,12 +1,14 @@
 //! One logging setup for every binary: JSON lines on stderr, filtered by
-//! `MPC_LOG` (tracing `EnvFilter` syntax, default `info`). Events carry the
-//! session id and round as fields; secrets are never fields.
+//! `MPC_LOG` (tracing `EnvFilter` syntax). Events carry the session id and
+//! round as fields; secrets are never fields.
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON subscriber. Call once, first thing in `main`.
-pub fn init() {
-    let filter = EnvFilter::try_from_env("MPC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the JSON subscriber with `default_filter` unless `MPC_LOG` is
+/// set. Call once, first thing in `main`.
+pub fn init(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_env("MPC_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
