@@ -9,6 +9,8 @@ use futures::StreamExt;
 use mpc_protocol::Party;
 use serde_bytes::ByteBuf;
 use snow::HandshakeState;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::noise::{self, MAX_HANDSHAKE_BODY};
 use crate::subjects::{self, Op, SessionId};
@@ -16,7 +18,12 @@ use crate::wire::{self, HandshakeReply, HelloReply, ReplyEnvelope, RequestEnvelo
 use crate::{Health, Identity, NatsPeerChannel, Rejection, SessionConfig, SessionError};
 
 /// Subscribes to every co-signer request in `queue_group` (normally
-/// [`subjects::COSIGNER_QUEUE_GROUP`]).
+/// [`subjects::COSIGNER_QUEUE_GROUP`]). A background task answers `hello`
+/// and `health` at once, even while the caller is busy in a session, and
+/// queues session requests for [`Incoming::next`].
+///
+/// The subscription reaches the broker shortly after this returns; callers
+/// that must know it is live (tests, start-up scripts) poll [`health`](crate::health).
 pub async fn serve(
     nats: Client,
     identity: Arc<Identity>,
@@ -32,43 +39,69 @@ pub async fn serve(
         queue_group,
         "serving co-signer requests"
     );
-    Ok(Incoming {
+    let (sender, receiver) = mpsc::channel(PENDING_REQUESTS);
+    let dispatcher = Dispatcher {
         nats,
         identity,
-        requests,
         config,
-    })
+    };
+    let task = tokio::spawn(dispatcher.run(requests, sender));
+    Ok(Incoming { receiver, task })
 }
 
-/// The stream of session requests. Dropping it unsubscribes.
+/// Session requests waiting for the caller; more are refused as `busy`.
+const PENDING_REQUESTS: usize = 64;
+
+/// The stream of session requests. Dropping it stops the background task
+/// and unsubscribes.
 #[derive(Debug)]
 pub struct Incoming {
-    nats: Client,
-    identity: Arc<Identity>,
-    requests: Subscriber,
-    config: SessionConfig,
+    receiver: mpsc::Receiver<IncomingRequest>,
+    task: JoinHandle<()>,
 }
 
 impl Incoming {
     /// The next session request; `None` once the subscription ends.
     /// Malformed requests are refused and logged, never returned.
     pub async fn next(&mut self) -> Option<IncomingRequest> {
-        while let Some(message) = self.requests.next().await {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Dispatcher {
+    nats: Client,
+    identity: Arc<Identity>,
+    config: SessionConfig,
+}
+
+impl Dispatcher {
+    async fn run(self, mut requests: Subscriber, sender: mpsc::Sender<IncomingRequest>) {
+        while let Some(message) = requests.next().await {
             let Some(reply) = message.reply.clone() else {
                 tracing::warn!(subject = %message.subject, "ignored request without reply subject");
                 continue;
             };
-            match self.parse(&message, &reply).await {
-                Ok(Some(request)) => return Some(request),
-                Ok(None) => {}
-                Err(rejection) => {
-                    tracing::warn!(subject = %message.subject, code = %rejection.code,
-                        reason = %rejection.message, "refused request");
-                    refuse(&self.nats, reply, rejection).await;
-                }
-            }
+            let refusal = match self.parse(&message, &reply).await {
+                Ok(None) => continue,
+                Ok(Some(request)) => match sender.try_send(request) {
+                    Ok(()) => continue,
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        Rejection::new("busy", "too many pending sessions; retry later")
+                    }
+                },
+                Err(rejection) => rejection,
+            };
+            tracing::warn!(subject = %message.subject, code = %refusal.code,
+                reason = %refusal.message, "refused request");
+            refuse(&self.nats, reply, refusal).await;
         }
-        None
     }
 
     /// Answers `hello`/`health` (returning `None`) or builds a session request.
