@@ -2,6 +2,8 @@
 //! own config (`nats/`) and an anvil node, each on a free loopback port, each
 //! stopped when dropped. No mocks: what the tests talk to is what users run.
 
+pub mod chaos;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
