@@ -47,6 +47,11 @@ impl Worker {
         let _ = self.child.wait();
     }
 
+    /// The process id, e.g. to read `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -67,17 +72,26 @@ pub struct Deployment {
     pub nats: NatsServer,
     pub cosigner: Worker,
     pub dir: tempfile::TempDir,
+    /// Extra `mpc-cosigner` flags, kept for `restart_cosigner`.
+    cosigner_args: Vec<String>,
 }
 
 impl Deployment {
     pub fn start() -> Self {
+        Self::start_with_cosigner_args(&[])
+    }
+
+    /// Like `start`, with extra `mpc-cosigner` flags such as `--round-timeout 3`.
+    pub fn start_with_cosigner_args(args: &[&str]) -> Self {
         let nats = NatsServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
-        let cosigner = spawn_cosigner(&nats, dir.path());
+        let cosigner_args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let cosigner = spawn_cosigner(&nats, dir.path(), &cosigner_args);
         let deployment = Deployment {
             nats,
             cosigner,
             dir,
+            cosigner_args,
         };
         deployment.wait_healthy();
         deployment
@@ -134,7 +148,7 @@ impl Deployment {
 
     /// Starts the co-signer again (after `cosigner.kill()`), with the same data.
     pub fn restart_cosigner(&mut self) {
-        self.cosigner = spawn_cosigner(&self.nats, self.dir.path());
+        self.cosigner = spawn_cosigner(&self.nats, self.dir.path(), &self.cosigner_args);
         self.wait_healthy();
     }
 
@@ -221,11 +235,12 @@ pub fn anvil_on(port: u16, args: &[&str], log: PathBuf) -> Worker {
     worker
 }
 
-fn spawn_cosigner(nats: &NatsServer, dir: &Path) -> Worker {
+fn spawn_cosigner(nats: &NatsServer, dir: &Path, args: &[String]) -> Worker {
     spawn(
         Command::new(binary("mpc-cosigner"))
             .arg("--data-dir")
             .arg(dir.join("cosigner"))
+            .args(args)
             .env("MPC_NATS_URL", nats.url(Role::Cosigner))
             .env("MPC_KEY_SOURCE", "passphrase")
             .env("MPC_PASSPHRASE", COSIGNER_PASSPHRASE)
