@@ -193,6 +193,17 @@ impl Client {
         SessionConfig::default().request_timeout
     }
 
+    /// Pushes out buffered messages. The last signing round is ours and
+    /// unanswered: if `mpc` exits with it still buffered, the co-signer waits
+    /// a full round timeout for it, holding the wallet busy.
+    async fn flush(&self) {
+        match tokio::time::timeout(self.request_timeout(), self.nats.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not flush the broker connection"),
+            Err(_) => tracing::warn!("flushing the broker connection timed out"),
+        }
+    }
+
     /// The embedded co-signer needs a moment to subscribe after it starts.
     async fn wait_for_embedded_cosigner(&mut self) -> Result<(), CliError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -328,6 +339,7 @@ impl Client {
         let signed = Dkls23
             .sign(&share.share, path, digest, &context, &mut channel)
             .await;
+        self.flush().await;
         let signature = lock_on_misbehaviour(share, signed).await?;
 
         let evm_signature = mpc_evm::Signature::new(
