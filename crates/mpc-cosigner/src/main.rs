@@ -57,7 +57,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    mpc_logging::init();
+    mpc_logging::init("info");
     let args = Args::parse();
     let data_dir = match args.data_dir {
         Some(dir) => dir,
