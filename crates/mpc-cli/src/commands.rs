@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::cli::{BackupCommand, Command, GlobalArgs, SignArgs, TxCommand};
 use crate::client_share;
 use crate::output::{print_result, CliError, ExitCode};
+use crate::progress::Step;
 use crate::secrets;
 use crate::wallet::{self, blocking, with_share, Client, Settings};
 
@@ -31,9 +32,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Keygen { out, force } => {
             let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
             let client = Client::connect(&settings).await?;
+            let step = Step::begin(json, "generating the key with the co-signer (DKLs23)");
             let output = client
                 .keygen(&out, Overwrite::from_force(force), source)
                 .await?;
+            step.done();
             print_result(json, &output, |v| {
                 format!(
                     "address    {}\nwallet id  {}\nshare      {}",
@@ -59,7 +62,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let raw = read_raw_tx(&raw)?;
             let client = Client::connect(&settings).await?;
             let wait = (!no_wait).then(|| Duration::from_secs(wait_timeout));
+            let step = Step::begin(
+                json || no_wait,
+                "queued; waiting for the broadcaster's receipt and confirmations",
+            );
             let output = client.broadcast(&raw, wait).await?;
+            step.done();
             print_result(json, &output, |v| {
                 format!(
                     "{} {}",
@@ -92,12 +100,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let client = Client::connect(&settings).await?;
             let passphrase = passphrase_for(&share).await?;
             let for_rotate = passphrase.clone();
+            let step = Step::begin(json, "refreshing both shares and checking the new pair");
             let output = with_share(&share, passphrase, |loaded| {
                 let passphrase = for_rotate.clone();
                 let client = &client;
                 async move { client.rotate(&loaded, passphrase.as_ref()).await }
             })
             .await?;
+            step.done();
             print_result(json, &output, |v| {
                 format!(
                     "rotated; address {} unchanged, share version {}",
@@ -285,8 +295,15 @@ fn read_text(path: &Path) -> Result<String, CliError> {
     })
 }
 
-/// `--raw` takes the 0x-hex itself, a file holding it, or a sig.json.
+/// `--raw` takes the 0x-hex itself, a file holding it, or a sig.json. The
+/// transaction is decoded here, so bad input fails before any connection.
 fn read_raw_tx(raw: &str) -> Result<Vec<u8>, CliError> {
+    let bytes = read_raw_tx_hex(raw)?;
+    mpc_evm::decode_raw_tx(&bytes)?;
+    Ok(bytes)
+}
+
+fn read_raw_tx_hex(raw: &str) -> Result<Vec<u8>, CliError> {
     if raw.starts_with("0x") {
         return Ok(mpc_evm::parse_raw_tx_hex(raw)?);
     }
