@@ -1,0 +1,383 @@
+//! A misbehaving network between the client and the broker, with the real
+//! binaries: the `mpc` client dials the broker through a chaos proxy that
+//! drops, duplicates, delays or flips a bit of one session message, in
+//! either direction. A session must then complete with a signature that
+//! recovers to the wallet, or fail with a clean JSON error within its
+//! timeout, leaving both share files untouched; a retry must succeed. Also:
+//! the broker killed mid-keygen, JetStream keeping a queued transaction over
+//! a broker restart, and the co-signer under a flood of hostile messages.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use mpc_e2e::{parse_failure, parse_success, Deployment, Role};
+use mpc_testkit::chaos::{ChaosProxy, ChaosRule, Direction, Fault};
+use serde_json::Value;
+use support::{address, path_str, recover_personal};
+
+/// The client's `--timeout` (seconds per round).
+const CLIENT_TIMEOUT: u64 = 2;
+/// The co-signer's `--round-timeout`: it outlives the client, so a client
+/// that gives up first is the one that tells the other to stop.
+const COSIGNER_TIMEOUT: u64 = 3;
+/// Start-up, connection and scheduling on a loaded 2-core machine.
+const SLACK: Duration = Duration::from_secs(3);
+const SESSION_SUBJECTS: &str = "mpc.v1.session.";
+/// `mpc sign` exchanges four messages each way (nonce, sign.1, sign.2, sign.3).
+const SIGN_MESSAGES: usize = 4;
+/// `mpc keygen`: five each way (nonce, dkg.1-3, dkg.confirm), then the
+/// co-signer's `keygen.saved`.
+const KEYGEN_TO_COSIGNER: usize = 5;
+const KEYGEN_TO_CLIENT: usize = 6;
+
+use Direction::{FromBroker as ToClient, ToBroker as ToCosigner};
+
+fn deployment() -> Deployment {
+    Deployment::start_with_cosigner_args(&["--round-timeout", &COSIGNER_TIMEOUT.to_string()])
+}
+
+/// A wallet made by a clean keygen.
+struct Wallet {
+    share: PathBuf,
+    cosigner_share: PathBuf,
+    address: Address,
+}
+
+fn wallet(d: &Deployment) -> Wallet {
+    let keygen = d.keygen("client_share.enc");
+    Wallet {
+        share: d.path("client_share.enc"),
+        cosigner_share: d.cosigner_share(keygen["wallet_id"].as_str().unwrap()),
+        address: address(&keygen, "address"),
+    }
+}
+
+/// A proxy misbehaving on the `nth` session message travelling `direction`.
+fn chaos(d: &Deployment, direction: Direction, nth: usize, fault: Fault, seed: u64) -> ChaosProxy {
+    let rule = ChaosRule {
+        subject_prefix: SESSION_SUBJECTS.into(),
+        direction,
+        nth,
+        fault,
+    };
+    ChaosProxy::start(d.nats.port(), rule, seed)
+}
+
+/// The session the proxy's one fault hit, after checking there was one (a
+/// fault never applied would prove nothing).
+fn faulted_session(proxy: &ChaosProxy) -> String {
+    let applied = proxy.applied();
+    assert_eq!(applied.len(), 1, "the fault was applied once: {applied:?}");
+    // mpc.v1.session.<sid>.<to>
+    let session = applied[0].subject.split('.').nth(3).expect("session token");
+    session.to_owned()
+}
+
+/// How a command run through the proxy ended, after the common checks.
+#[derive(Debug)]
+enum Outcome {
+    Succeeded,
+    Failed { stderr: String },
+}
+
+/// Runs `mpc <args> --timeout CLIENT_TIMEOUT --json` with the client dialling
+/// through `proxy`; a failure must be a clean session/timeout error (exit 5)
+/// within one round timeout.
+fn run_through(d: &Deployment, proxy: &ChaosProxy, args: &[&str]) -> (Output, Outcome) {
+    let started = Instant::now();
+    let output = d
+        .mpc()
+        .env("MPC_NATS_URL", proxy.url(&d.nats, Role::Client))
+        .args(args)
+        .args(["--timeout", &CLIENT_TIMEOUT.to_string(), "--json"])
+        .output()
+        .expect("run mpc");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(CLIENT_TIMEOUT) + SLACK,
+        "mpc {args:?} ended within its timeout, took {elapsed:?}"
+    );
+    if output.status.success() {
+        return (output, Outcome::Succeeded);
+    }
+    let (exit, error, stderr) = parse_failure(args, &output);
+    let code = error["error"]["code"].as_str().expect("an error code");
+    assert!(
+        ["session_failed", "cosigner_timeout"].contains(&code) && exit == 5,
+        "a clean session/timeout error, got exit {exit}: {error}"
+    );
+    (output, Outcome::Failed { stderr })
+}
+
+/// `mpc sign --message` through `proxy`: a success recovers to the wallet;
+/// either way both share files are byte-identical afterwards.
+fn sign_through(d: &Deployment, w: &Wallet, proxy: &ChaosProxy, message: &str) -> Outcome {
+    let before = (read(&w.share), read(&w.cosigner_share));
+    let args = ["sign", "--share", path_str(&w.share), "--message", message];
+    let (output, outcome) = run_through(d, proxy, &args);
+    if let Outcome::Succeeded = outcome {
+        let signed = parse_success(&args, &output);
+        let signature = signed["signature"].as_str().expect("a signature");
+        assert_eq!(recover_personal(message, signature), w.address);
+    }
+    assert!(
+        before == (read(&w.share), read(&w.cosigner_share)),
+        "share files changed by a sign under a fault ({outcome:?})"
+    );
+    outcome
+}
+
+/// `mpc keygen` through `proxy`: a success yields a share that signs for its
+/// address; a failure leaves no client share.
+fn keygen_through(d: &Deployment, proxy: &ChaosProxy, name: &str) -> Outcome {
+    let out = d.path(name);
+    let (output, outcome) = run_through(d, proxy, &["keygen", "--out", path_str(&out)]);
+    match &outcome {
+        Outcome::Succeeded => {
+            let keygen = parse_success(&["keygen"], &output);
+            let w = Wallet {
+                share: out,
+                cosigner_share: d.cosigner_share(keygen["wallet_id"].as_str().unwrap()),
+                address: address(&keygen, "address"),
+            };
+            sign_retrying(d, &w, "the new share works");
+        }
+        Outcome::Failed { .. } => assert!(!out.exists(), "no client share from a failed keygen"),
+    }
+    outcome
+}
+
+/// A clean `mpc sign` (no proxy) that must succeed; `cosigner_busy` is
+/// retried for as long as the co-signer may still wait on an old session.
+fn sign_retrying(d: &Deployment, w: &Wallet, message: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(COSIGNER_TIMEOUT) + SLACK;
+    let args = ["sign", "--share", path_str(&w.share), "--message", message];
+    let mut busy = 0;
+    loop {
+        let output = d.mpc().args(args).arg("--json").output().unwrap();
+        if output.status.success() {
+            let signed = parse_success(&args, &output);
+            let signature = signed["signature"].as_str().unwrap();
+            assert_eq!(recover_personal(message, signature), w.address);
+            return busy;
+        }
+        let (_, error, _) = parse_failure(&args, &output);
+        assert_eq!(
+            error["error"]["code"], "cosigner_busy",
+            "a retry fails: {error}"
+        );
+        assert!(Instant::now() < deadline, "the wallet stayed busy: {error}");
+        busy += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn read(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `fields` of the JSON log lines about `session` with `message`.
+fn log_events(logs: &str, session: &str, message: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|line| line["fields"].clone())
+        .filter(|fields| fields["session"] == session && fields["message"] == message)
+        .collect()
+}
+
+/// Asserts the receiving side logged a warning rejecting a message of
+/// `session` for `reason` (a substring).
+fn assert_rejected(logs: &str, session: &str, reason: &str) {
+    let rejected = log_events(logs, session, "rejected inbound message");
+    assert!(
+        rejected.iter().any(|fields| fields["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(reason))),
+        "no rejection ({reason}) of a message of session {session}: {rejected:?}"
+    );
+}
+
+#[test]
+fn a_dropped_sign_message_fails_cleanly_and_a_retry_succeeds() {
+    let d = deployment();
+    let w = wallet(&d);
+    for (direction, nth) in [(ToClient, 1), (ToCosigner, 2), (ToClient, SIGN_MESSAGES)] {
+        let proxy = chaos(&d, direction, nth, Fault::Drop, 0);
+        let outcome = sign_through(&d, &w, &proxy, "dropped");
+        assert!(
+            matches!(outcome, Outcome::Failed { .. }),
+            "{direction:?} #{nth} lost: {outcome:?}"
+        );
+        faulted_session(&proxy);
+        sign_retrying(&d, &w, "retry after a drop");
+    }
+}
+
+/// The client's own sign.3 is the one message nothing waits on at the
+/// client: losing it still yields a correct signature, but the co-signer
+/// waits a full round timeout for it, holding the wallet (see the report:
+/// signs are refused as busy meanwhile). The next sign must get through
+/// once the co-signer gives up.
+#[test]
+fn a_lost_final_client_message_still_signs_correctly_and_the_wallet_frees_up() {
+    let d = deployment();
+    let w = wallet(&d);
+    let proxy = chaos(&d, ToCosigner, SIGN_MESSAGES, Fault::Drop, 0);
+    let outcome = sign_through(&d, &w, &proxy, "last message lost");
+    assert!(matches!(outcome, Outcome::Succeeded), "{outcome:?}");
+    let session = faulted_session(&proxy);
+    sign_retrying(&d, &w, "after the co-signer gave up");
+    let timeouts = log_events(
+        &d.cosigner.logs(),
+        &session,
+        "timed out waiting for the peer",
+    );
+    assert_eq!(
+        timeouts.len(),
+        1,
+        "the co-signer waited for the lost sign.3"
+    );
+    assert_eq!(timeouts[0]["round"], "sign.3");
+}
+
+#[test]
+fn a_dropped_keygen_message_fails_cleanly_without_a_client_share() {
+    let d = deployment();
+    for (i, (direction, nth)) in [
+        (ToCosigner, 1),
+        (ToClient, 3),
+        (ToCosigner, KEYGEN_TO_COSIGNER),
+        // keygen.saved: the co-signer stored its share, the client never hears it.
+        (ToClient, KEYGEN_TO_CLIENT),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let proxy = chaos(&d, direction, nth, Fault::Drop, 0);
+        let outcome = keygen_through(&d, &proxy, &format!("dropped-{i}.enc"));
+        assert!(
+            matches!(outcome, Outcome::Failed { .. }),
+            "{direction:?} #{nth} lost: {outcome:?}"
+        );
+        faulted_session(&proxy);
+    }
+    let w = wallet(&d);
+    sign_retrying(&d, &w, "a clean keygen after the failed ones");
+}
+
+#[test]
+fn duplicated_session_messages_are_rejected_as_replays_and_sessions_complete() {
+    let d = deployment();
+    let w = wallet(&d);
+    for direction in [ToCosigner, ToClient] {
+        for nth in 1..=SIGN_MESSAGES {
+            let proxy = chaos(&d, direction, nth, Fault::Duplicate, 0);
+            let outcome = sign_through(&d, &w, &proxy, "duplicated");
+            assert!(
+                matches!(outcome, Outcome::Succeeded),
+                "{direction:?} #{nth}: {outcome:?}"
+            );
+            let session = faulted_session(&proxy);
+            // The copy of the last message arrives after the co-signer is done.
+            if direction == ToCosigner && nth < SIGN_MESSAGES {
+                assert_rejected(&d.cosigner.logs(), &session, "replay");
+            }
+        }
+    }
+    for (i, (direction, nth)) in [(ToCosigner, 2), (ToClient, 4)].into_iter().enumerate() {
+        let proxy = chaos(&d, direction, nth, Fault::Duplicate, 0);
+        let outcome = keygen_through(&d, &proxy, &format!("duplicated-{i}.enc"));
+        assert!(matches!(outcome, Outcome::Succeeded), "{outcome:?}");
+    }
+}
+
+#[test]
+fn delayed_session_messages_complete_or_time_out_cleanly() {
+    let d = deployment();
+    let w = wallet(&d);
+    let short = Fault::Delay(Duration::from_millis(400));
+    for (direction, nth) in [
+        (ToCosigner, 1),
+        (ToClient, 2),
+        (ToCosigner, 3),
+        (ToClient, 4),
+    ] {
+        let proxy = chaos(&d, direction, nth, short, 0);
+        let outcome = sign_through(&d, &w, &proxy, "delayed");
+        assert!(matches!(outcome, Outcome::Succeeded), "{outcome:?}");
+        faulted_session(&proxy);
+    }
+    let proxy = chaos(&d, ToClient, 3, short, 0);
+    assert!(matches!(
+        keygen_through(&d, &proxy, "delayed.enc"),
+        Outcome::Succeeded
+    ));
+
+    // Held past the client's round timeout: a clean failure, then a retry.
+    let long = Fault::Delay(Duration::from_secs(CLIENT_TIMEOUT + 1));
+    let proxy = chaos(&d, ToClient, 2, long, 0);
+    let outcome = sign_through(&d, &w, &proxy, "held too long");
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    sign_retrying(&d, &w, "retry after a long delay");
+}
+
+/// A bit flipped in the last 16 bytes of a message hits the AEAD tag of
+/// its last Noise frame: the receiver must reject it as not authentic.
+#[test]
+fn a_flipped_bit_fails_authentication_on_either_side_and_never_signs() {
+    let d = deployment();
+    let w = wallet(&d);
+    let flip = Fault::FlipBit { within_last: 16 };
+
+    let proxy = chaos(&d, ToCosigner, 2, flip, 1);
+    let outcome = sign_through(&d, &w, &proxy, "flipped to the co-signer");
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    assert_rejected(
+        &d.cosigner.logs(),
+        &faulted_session(&proxy),
+        "failed authentication",
+    );
+    sign_retrying(&d, &w, "retry after a flip");
+
+    let proxy = chaos(&d, ToClient, 3, flip, 2);
+    let Outcome::Failed { stderr } = sign_through(&d, &w, &proxy, "flipped to the client") else {
+        panic!("a flipped message reached the client and it signed");
+    };
+    assert_rejected(&stderr, &faulted_session(&proxy), "failed authentication");
+    sign_retrying(&d, &w, "retry after a flip");
+
+    let proxy = chaos(&d, ToCosigner, 3, flip, 3);
+    let outcome = keygen_through(&d, &proxy, "flipped.enc");
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    assert_rejected(
+        &d.cosigner.logs(),
+        &faulted_session(&proxy),
+        "failed authentication",
+    );
+}
+
+/// A bit flipped anywhere in the payload (envelope, routing facts or
+/// ciphertext, chosen by the seed) is rejected one way or another.
+#[test]
+fn a_bit_flipped_anywhere_is_rejected() {
+    let d = deployment();
+    let w = wallet(&d);
+    let anywhere = Fault::FlipBit {
+        within_last: usize::MAX,
+    };
+    for seed in 0..4u64 {
+        let nth = 1 + seed as usize % (SIGN_MESSAGES - 1);
+        let proxy = chaos(&d, ToCosigner, nth, anywhere, seed);
+        let outcome = sign_through(&d, &w, &proxy, "flipped anywhere");
+        assert!(
+            matches!(outcome, Outcome::Failed { .. }),
+            "seed {seed}: {outcome:?}"
+        );
+        assert_rejected(&d.cosigner.logs(), &faulted_session(&proxy), "");
+        sign_retrying(&d, &w, "retry after a flip");
+    }
+}
