@@ -155,6 +155,8 @@ pub mod codes {
     /// The request was authenticated with a client key other than the one
     /// pinned for the wallet at keygen.
     pub const WRONG_CLIENT: &str = "wrong_client";
+    /// The session id was already used: a replayed request.
+    pub const SESSION_REPLAYED: &str = "session_replayed";
     /// An op the co-signer does not serve.
     pub const UNKNOWN_OP: &str = "unknown_op";
     /// The co-signer failed on its side (storage, keyring).

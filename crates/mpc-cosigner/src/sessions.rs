@@ -20,6 +20,9 @@ use tracing::Instrument;
 
 use crate::wallets::{Claim, Wallet, Wallets};
 
+/// How many recent session ids the co-signer remembers to refuse replays.
+const REMEMBERED_SESSIONS: usize = 65_536;
+
 pub struct Cosigner {
     wallets: Arc<Wallets>,
     policy: TxPolicy,
@@ -49,7 +52,20 @@ impl Cosigner {
     /// cannot grow memory without bound.
     pub async fn run(self, mut incoming: Incoming) {
         let cosigner = Arc::new(self);
+        let mut seen = SeenSessions::default();
         while let Some(request) = incoming.next().await {
+            // A replayed first handshake message would start a session nobody
+            // can finish; refuse it before spending a slot on it.
+            if !seen.insert(request.session_id.as_str()) {
+                tracing::warn!(session = %request.session_id, "refused a replayed session id");
+                request
+                    .reject(Rejection::new(
+                        codes::SESSION_REPLAYED,
+                        "this session id was already used",
+                    ))
+                    .await;
+                continue;
+            }
             let Ok(permit) = Arc::clone(&cosigner.slots).try_acquire_owned() else {
                 request
                     .reject(Rejection::new(
@@ -371,4 +387,45 @@ impl Cosigner {
 
 fn bad(error: mpc_cosigner_api::DecodeError) -> Rejection {
     Rejection::new(codes::BAD_REQUEST, error.to_string())
+}
+
+/// The most recent session ids, oldest forgotten first: bounded memory.
+#[derive(Default)]
+struct SeenSessions {
+    order: std::collections::VecDeque<String>,
+    set: std::collections::HashSet<String>,
+}
+
+impl SeenSessions {
+    /// False when `session_id` was seen already.
+    fn insert(&mut self, session_id: &str) -> bool {
+        if !self.set.insert(session_id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(session_id.to_owned());
+        if self.order.len() > REMEMBERED_SESSIONS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_is_accepted_once_and_memory_stays_bounded() {
+        let mut seen = SeenSessions::default();
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"));
+        for i in 0..REMEMBERED_SESSIONS {
+            assert!(seen.insert(&i.to_string()));
+        }
+        assert_eq!(seen.set.len(), REMEMBERED_SESSIONS);
+        // "a" was the oldest and is forgotten.
+        assert!(seen.insert("a"));
+    }
 }
