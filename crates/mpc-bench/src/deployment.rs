@@ -1,0 +1,174 @@
+//! The real thing: a nats-server with the project's config and the release
+//! `mpc-cosigner` binary as separate processes, all on one data dir.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use mpc_testkit::{NatsServer, Role};
+use serde::Serialize;
+use tempfile::TempDir;
+
+/// What the co-signer logs once it listens for requests.
+const READY_LINE: &str = "co-signer ready";
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Deployment {
+    pub nats: NatsServer,
+    binary: PathBuf,
+    /// Shared by every co-signer: they serve the same wallets.
+    data_dir: TempDir,
+    passphrase: String,
+    cosigners: Vec<CosignerProcess>,
+}
+
+impl Deployment {
+    /// Starts the broker and one co-signer.
+    pub async fn start(binary: PathBuf) -> anyhow::Result<Deployment> {
+        anyhow::ensure!(
+            binary.is_file(),
+            "no co-signer binary at {}: build it with `cargo build --release -p mpc-cosigner` \
+             (scripts/bench does)",
+            binary.display()
+        );
+        let mut deployment = Deployment {
+            nats: NatsServer::start(),
+            binary,
+            data_dir: tempfile::tempdir().context("co-signer data dir")?,
+            passphrase: format!("bench-{}", hex::encode(rand::random::<[u8; 16]>())),
+            cosigners: Vec::new(),
+        };
+        deployment.add_cosigner().await?;
+        Ok(deployment)
+    }
+
+    pub fn client_url(&self) -> String {
+        self.nats.url(Role::Client)
+    }
+
+    /// A plain (not queue-group) subscriber may use the co-signer's user to
+    /// see requests, which the client's user may only publish.
+    pub fn cosigner_url(&self) -> String {
+        self.nats.url(Role::Cosigner)
+    }
+
+    /// Starts one more co-signer in the queue group, on the same data dir.
+    pub async fn add_cosigner(&mut self) -> anyhow::Result<()> {
+        let number = self.cosigners.len() + 1;
+        let log = self.data_dir.path().join(format!("cosigner-{number}.log"));
+        let process = CosignerProcess::start(
+            &self.binary,
+            &self.nats.url(Role::Cosigner),
+            &self.data_dir.path().join("data"),
+            &self.passphrase,
+            log,
+        )
+        .await?;
+        self.cosigners.push(process);
+        Ok(())
+    }
+
+    /// The first co-signer, the one every single-co-signer number is about.
+    pub fn first_cosigner(&self) -> &CosignerProcess {
+        &self.cosigners[0]
+    }
+}
+
+pub struct CosignerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Memory {
+    pub rss_kib: u64,
+    /// Peak resident set size (VmHWM).
+    pub peak_rss_kib: u64,
+}
+
+impl CosignerProcess {
+    async fn start(
+        binary: &Path,
+        nats_url: &str,
+        data_dir: &Path,
+        passphrase: &str,
+        log: PathBuf,
+    ) -> anyhow::Result<CosignerProcess> {
+        let stderr = File::create(&log).with_context(|| format!("create {}", log.display()))?;
+        let child = Command::new(binary)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("MPC_NATS_URL", nats_url)
+            .env("MPC_KEY_SOURCE", "passphrase")
+            .env("MPC_PASSPHRASE", passphrase)
+            .env_remove("MPC_PASSPHRASE_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        let mut process = CosignerProcess { child, log };
+        process.wait_until_ready().await?;
+        Ok(process)
+    }
+
+    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains(READY_LINE) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the co-signer exited ({status}) before it was ready:\n{log}");
+            }
+            if Instant::now() > deadline {
+                bail!("the co-signer was not ready within {START_TIMEOUT:?}:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+        Ok(Memory {
+            rss_kib: status_kib(&status, "VmRSS")?,
+            peak_rss_kib: status_kib(&status, "VmHWM")?,
+        })
+    }
+}
+
+/// A `Name:   1234 kB` line of `/proc/<pid>/status`.
+fn status_kib(status: &str, name: &str) -> anyhow::Result<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|number| number.trim().parse().ok())
+        .with_context(|| format!("no {name} line in /proc status"))
+}
+
+impl Drop for CosignerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kib_lines_of_proc_status() {
+        let status = "Name:\tmpc-cosigner\nVmHWM:\t   20480 kB\nVmRSS:\t   18000 kB\n";
+        assert_eq!(status_kib(status, "VmHWM").unwrap(), 20480);
+        assert_eq!(status_kib(status, "VmRSS").unwrap(), 18000);
+        assert!(status_kib(status, "VmSwap").is_err());
+        assert!(status_kib("VmRSS:\tlots\n", "VmRSS").is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! The one JSON object `scripts/bench --json` prints, and the targets it is
+//! judged against.
+
+use serde::Serialize;
+
+use crate::cbor::CborCost;
+use crate::deployment::Memory;
+use crate::inprocess::InProcess;
+use crate::overnats::{Throughput, WireBytes};
+use crate::stats::{round2, Summary};
+
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu_model: String,
+}
+
+impl Machine {
+    pub fn this() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+            .map_or_else(
+                || "unknown".to_owned(),
+                |(_, model)| model.trim().to_owned(),
+            );
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model,
+        }
+    }
+}
+
+/// One operation in process and over NATS, side by side.
+#[derive(Debug, Serialize)]
+pub struct SideBySide {
+    pub in_process: Summary,
+    pub nats: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Operations {
+    pub keygen: SideBySide,
+    pub sign: SideBySide,
+    pub sign_m_0_7: SideBySide,
+    /// Over NATS this is `mpc rotate`'s whole flow: refresh, both new shares
+    /// staged on disk (Argon2id on each side), a check signature, promotion.
+    pub refresh: SideBySide,
+}
+
+impl Operations {
+    pub fn new(in_process: InProcess, nats: NatsLatencies) -> Operations {
+        let pair = |in_process, nats| SideBySide { in_process, nats };
+        Operations {
+            keygen: pair(in_process.keygen, nats.keygen),
+            sign: pair(in_process.sign, nats.sign),
+            sign_m_0_7: pair(in_process.sign_m_0_7, nats.sign_m_0_7),
+            refresh: pair(in_process.refresh, nats.refresh),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct NatsLatencies {
+    pub keygen: Summary,
+    pub sign: Summary,
+    pub sign_m_0_7: Summary,
+    pub refresh: Summary,
+}
+
+/// The co-signer's memory around a long run of signatures.
+#[derive(Debug, Serialize)]
+pub struct MemoryCheck {
+    pub signatures: usize,
+    pub rss_before_kib: u64,
+    pub rss_after_kib: u64,
+    pub growth_kib: i64,
+    pub growth_pct: f64,
+    /// Peak resident set size of the co-signer over the whole benchmark so far.
+    pub peak_rss_kib: u64,
+}
+
+impl MemoryCheck {
+    pub fn new(signatures: usize, before: Memory, after: Memory) -> MemoryCheck {
+        let growth_kib = after.rss_kib as i64 - before.rss_kib as i64;
+        MemoryCheck {
+            signatures,
+            rss_before_kib: before.rss_kib,
+            rss_after_kib: after.rss_kib,
+            growth_kib,
+            growth_pct: round2(growth_kib as f64 * 100.0 / before.rss_kib.max(1) as f64),
+            peak_rss_kib: after.peak_rss_kib,
+        }
+    }
+
+    /// Flat: under 10 % growth, or under 4 MiB (allocator noise on a small heap).
+    fn is_flat(&self) -> bool {
+        self.growth_pct < 10.0 || self.growth_kib < 4 * 1024
+    }
+}
+
+/// Where a signature's time goes.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    /// Both parties' DKLs23 work: the in-process signing p50.
+    pub protocol_compute_ms: f64,
+    /// Encoding and decoding the round messages (included in the compute).
+    pub cbor_ms: f64,
+    /// Broker, Noise encryption, envelopes, the second process: NATS p50 minus in-process p50.
+    pub transport_ms: f64,
+    /// Longest a party computed between receiving a message and sending its
+    /// next one: how long a protocol step holds an async worker thread.
+    pub longest_compute_step_ms: f64,
+    pub cbor: CborCost,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Targets {
+    pub sign_nats_p50_under_30_ms: bool,
+    pub sign_nats_p50_within_1_5x_in_process: bool,
+    pub keygen_nats_p50_under_1_5_s: bool,
+    pub at_least_40_signatures_per_s_with_16_wallets: bool,
+    pub cosigner_memory_flat: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub machine: Machine,
+    pub keygen_inprocess_p50_ms: f64,
+    pub keygen_nats_p50_ms: f64,
+    pub sign_inprocess_p50_ms: f64,
+    pub sign_nats_p50_ms: f64,
+    pub sign_nats_p95_ms: f64,
+    pub wire_bytes_per_signature: usize,
+    /// 16 wallets signing at once against one co-signer.
+    pub signatures_per_s: f64,
+    pub operations: Operations,
+    pub throughput: Vec<Throughput>,
+    pub wire: WireBytes,
+    pub cosigner_memory: MemoryCheck,
+    pub profile: Profile,
+    pub targets: Targets,
+}
+
+impl Report {
+    pub fn new(
+        mode: &'static str,
+        operations: Operations,
+        throughput: Vec<Throughput>,
+        wire: WireBytes,
+        cosigner_memory: MemoryCheck,
+        profile: Profile,
+    ) -> Report {
+        let sixteen_on_one = throughput
+            .iter()
+            .find(|t| t.wallets == 16 && t.cosigners == 1)
+            .map_or(0.0, |t| t.signatures_per_s);
+        let sign = &operations.sign;
+        let targets = Targets {
+            sign_nats_p50_under_30_ms: sign.nats.p50_ms < 30.0,
+            sign_nats_p50_within_1_5x_in_process: sign.nats.p50_ms <= 1.5 * sign.in_process.p50_ms,
+            keygen_nats_p50_under_1_5_s: operations.keygen.nats.p50_ms < 1500.0,
+            at_least_40_signatures_per_s_with_16_wallets: sixteen_on_one >= 40.0,
+            cosigner_memory_flat: cosigner_memory.is_flat(),
+        };
+        Report {
+            mode,
+            machine: Machine::this(),
+            keygen_inprocess_p50_ms: operations.keygen.in_process.p50_ms,
+            keygen_nats_p50_ms: operations.keygen.nats.p50_ms,
+            sign_inprocess_p50_ms: sign.in_process.p50_ms,
+            sign_nats_p50_ms: sign.nats.p50_ms,
+            sign_nats_p95_ms: sign.nats.p95_ms,
+            wire_bytes_per_signature: wire.bytes_per_signature,
+            signatures_per_s: sixteen_on_one,
+            operations,
+            throughput,
+            wire,
+            cosigner_memory,
+            profile,
+            targets,
+        }
+    }
+
+    /// A short table for people, on stderr.
+    pub fn human(&self) -> String {
+        let mut lines = vec![format!(
+            "{} mode on {} cores ({})",
+            self.mode, self.machine.cores, self.machine.cpu_model
+        )];
+        lines.push(format!(
+            "{:<12} {:>14} {:>14}",
+            "p50/p95 ms", "in process", "over NATS"
+        ));
+        let ops = &self.operations;
+        for (name, op) in [
+            ("keygen", &ops.keygen),
+            ("sign", &ops.sign),
+            ("sign m/0/7", &ops.sign_m_0_7),
+            ("refresh", &ops.refresh),
+        ] {
+            let cell = |s: &Summary| format!("{:.1}/{:.1}", s.p50_ms, s.p95_ms);
+            lines.push(format!(
+                "{name:<12} {:>14} {:>14}",
+                cell(&op.in_process),
+                cell(&op.nats)
+            ));
+        }
+        for t in &self.throughput {
+            lines.push(format!(
+                "throughput   {:>2} wallets, {} co-signer(s): {:.1} signatures/s",
+                t.wallets, t.cosigners, t.signatures_per_s
+            ));
+        }
+        let memory = &self.cosigner_memory;
+        lines.push(format!(
+            "co-signer RSS {} -> {} KiB over {} signatures ({:+.1} %), peak {} KiB",
+            memory.rss_before_kib,
+            memory.rss_after_kib,
+            memory.signatures,
+            memory.growth_pct,
+            memory.peak_rss_kib
+        ));
+        lines.push(format!(
+            "wire {} bytes/signature; profile: compute {:.2} ms (CBOR {:.3} ms), transport {:.2} ms, longest step {:.2} ms",
+            self.wire_bytes_per_signature,
+            self.profile.protocol_compute_ms,
+            self.profile.cbor_ms,
+            self.profile.transport_ms,
+            self.profile.longest_compute_step_ms
+        ));
+        lines.join("\n")
+    }
+}
