@@ -9,8 +9,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -73,7 +73,9 @@ struct Shared {
     matched: AtomicUsize,
     applied: Mutex<Vec<Applied>>,
     rng: Mutex<StdRng>,
-    stopping: AtomicBool,
+    /// Set on drop; the condvar wakes messages held back by a delay.
+    stopping: Mutex<bool>,
+    stopped: Condvar,
     /// Every socket opened, to shut down on drop.
     sockets: Mutex<Vec<TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -99,7 +101,8 @@ impl ChaosProxy {
             matched: AtomicUsize::new(0),
             applied: Mutex::new(Vec::new()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            stopping: AtomicBool::new(false),
+            stopping: Mutex::new(false),
+            stopped: Condvar::new(),
             sockets: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -141,7 +144,8 @@ impl ChaosProxy {
 
 impl Drop for ChaosProxy {
     fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        *self.shared.stopping.lock().expect("stop flag") = true;
+        self.shared.stopped.notify_all();
         // Wakes the acceptor, which then sees `stopping`.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(acceptor) = self.acceptor.take() {
@@ -165,7 +169,7 @@ impl Drop for ChaosProxy {
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     for downstream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
+        if shared.is_stopping() {
             return;
         }
         let Ok(downstream) = downstream else { continue };
@@ -288,11 +292,12 @@ fn forward(
             write(to, &frame.bytes)
         }
         Fault::Delay(delay) => {
-            let to = Arc::clone(to);
+            let (to, waiting) = (Arc::clone(to), Arc::clone(shared));
             let late = std::thread::spawn(move || {
-                std::thread::sleep(delay);
-                // The connection may have closed meanwhile: then it is lost.
-                let _ = write(&to, &frame.bytes);
+                if waiting.sleep_unless_stopped(delay) {
+                    // The connection may have closed meanwhile: then it is lost.
+                    let _ = write(&to, &frame.bytes);
+                }
             });
             shared.threads.lock().expect("thread list").push(late);
             Ok(())
@@ -309,6 +314,20 @@ fn forward(
 }
 
 impl Shared {
+    fn is_stopping(&self) -> bool {
+        *self.stopping.lock().expect("stop flag")
+    }
+
+    /// Waits `delay`, cut short when the proxy stops; true if it did not.
+    fn sleep_unless_stopped(&self, delay: Duration) -> bool {
+        let stopping = self.stopping.lock().expect("stop flag");
+        let (stopping, _) = self
+            .stopped
+            .wait_timeout_while(stopping, delay, |stopping| !*stopping)
+            .expect("stop flag");
+        !*stopping
+    }
+
     /// The fault for this message, if it is the rule's Nth match.
     fn fault_for(&self, subject: &str, direction: Direction) -> Option<Fault> {
         let rule = &self.rule;
@@ -419,6 +438,22 @@ mod tests {
         assert!(late > later, "the delayed message arrived last: {text}");
         assert_eq!(received.len(), TRAFFIC.len());
         assert_eq!(applied[0].fault, Fault::Delay(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn stopping_does_not_wait_for_a_held_message() {
+        let started = std::time::Instant::now();
+        let hold = Fault::Delay(Duration::from_secs(30));
+        let (received, applied) = through_proxy(rule(hold, 1), TRAFFIC, SETTLE);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "stopped at once"
+        );
+        assert_eq!(applied.len(), 1);
+        assert!(
+            !String::from_utf8_lossy(&received).contains("s.x"),
+            "never sent"
+        );
     }
 
     #[test]
