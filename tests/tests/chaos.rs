@@ -10,13 +10,16 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Address;
-use mpc_e2e::{parse_failure, parse_success, Deployment, Role};
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{Provider, RootProvider};
+use mpc_e2e::{
+    parse_failure, parse_success, Anvil, Deployment, Role, ANVIL_DEV_ADDRESS, SEPOLIA_CHAIN_ID,
+};
 use mpc_testkit::chaos::{ChaosProxy, ChaosRule, Direction, Fault};
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::{address, path_str, recover_personal};
 
 /// The client's `--timeout` (seconds per round).
@@ -380,4 +383,168 @@ fn a_bit_flipped_anywhere_is_rejected() {
         assert_rejected(&d.cosigner.logs(), &faulted_session(&proxy), "");
         sign_retrying(&d, &w, "retry after a flip");
     }
+}
+
+/// Waits until `condition` holds, for at most `limit`.
+fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn healthy(d: &Deployment) -> bool {
+    let output = d.mpc().args(["health", "--json"]).output().unwrap();
+    output.status.success()
+}
+
+#[test]
+fn the_broker_killed_mid_keygen_fails_the_client_cleanly_and_the_cosigner_recovers() {
+    let mut d = deployment();
+    // Holding back the co-signer's dkg.2 pins the session mid-protocol.
+    let proxy = chaos(&d, ToClient, 3, Fault::Delay(Duration::from_secs(30)), 0);
+    let out = d.path("client_share.enc");
+    let started = Instant::now();
+    let keygen = d
+        .mpc()
+        .env("MPC_NATS_URL", proxy.url(&d.nats, Role::Client))
+        .args(["keygen", "--out", path_str(&out), "--json"])
+        .args(["--timeout", &CLIENT_TIMEOUT.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mpc keygen");
+    wait_until(Duration::from_secs(10), "the keygen's dkg.2", || {
+        !proxy.applied().is_empty()
+    });
+    d.nats.kill();
+    let output = keygen.wait_with_output().unwrap();
+    let elapsed = started.elapsed();
+    let (exit, error, _) = parse_failure(&["keygen"], &output);
+    let code = error["error"]["code"].as_str().unwrap();
+    assert!(
+        exit == 5 && ["session_failed", "cosigner_timeout"].contains(&code),
+        "a clean failure, got exit {exit}: {error}"
+    );
+    // With no broker the client's best-effort abort waits out its flush
+    // (the 5 s request timeout) after the round timed out: see the report.
+    let abort_flush = Duration::from_secs(5);
+    assert!(
+        elapsed < Duration::from_secs(CLIENT_TIMEOUT) + abort_flush + SLACK,
+        "failed within the timeout and the abort flush, took {elapsed:?}"
+    );
+    assert!(!out.exists(), "no client share from a failed keygen");
+
+    d.nats.start_again();
+    wait_until(
+        Duration::from_secs(15),
+        "the co-signer to reconnect",
+        || healthy(&d),
+    );
+    assert!(d.cosigner.is_running(), "{}", d.cosigner.logs());
+    let w = wallet(&d);
+    sign_retrying(&d, &w, "after the broker came back");
+}
+
+const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
+
+/// The node, read and funded directly with anvil's unlocked dev account.
+struct Node {
+    runtime: tokio::runtime::Runtime,
+    provider: RootProvider,
+}
+
+impl Node {
+    fn connect(anvil: &Anvil) -> Node {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let provider = RootProvider::new_http(anvil.url().parse().unwrap());
+        Node { runtime, provider }
+    }
+
+    fn fund(&self, to: Address, wei: u128) {
+        let tx = json!({"from": ANVIL_DEV_ADDRESS, "to": to, "value": format!("{wei:#x}")});
+        let hash: B256 = self
+            .runtime
+            .block_on(
+                self.provider
+                    .raw_request("eth_sendTransaction".into(), (tx,)),
+            )
+            .expect("fund from the dev account");
+        self.receipt(hash, Duration::from_secs(10));
+    }
+
+    /// The receipt of `hash` (as JSON), waiting up to `limit` for it.
+    fn receipt(&self, hash: B256, limit: Duration) -> Value {
+        let mut receipt = Value::Null;
+        wait_until(limit, "the receipt", || {
+            receipt = self
+                .runtime
+                .block_on(
+                    self.provider
+                        .raw_request("eth_getTransactionReceipt".into(), (hash,)),
+                )
+                .unwrap();
+            !receipt.is_null()
+        });
+        receipt
+    }
+
+    fn nonce(&self, owner: Address) -> u64 {
+        let count = self.provider.get_transaction_count(owner);
+        self.runtime.block_on(async { count.await }).unwrap()
+    }
+
+    fn balance(&self, owner: Address) -> U256 {
+        let balance = self.provider.get_balance(owner);
+        self.runtime.block_on(async { balance.await }).unwrap()
+    }
+}
+
+#[test]
+fn a_queued_transaction_survives_a_broker_restart_and_is_mined_once() {
+    let anvil = Anvil::start();
+    let node = Node::connect(&anvil);
+    let mut d = deployment();
+    let w = wallet(&d);
+    node.fund(w.address, 1_000_000_000_000_000_000);
+    let tx = d.path("tx.json");
+    let body = json!({"chain_id": SEPOLIA_CHAIN_ID, "nonce": 0, "to": RECIPIENT,
+        "value": "777", "gas_limit": 21000, "max_fee_per_gas": "30000000000",
+        "max_priority_fee_per_gas": "1000000000"});
+    std::fs::write(&tx, body.to_string()).unwrap();
+    let sig = d.path("sig.json");
+    let signed = d.mpc_ok(&[
+        "sign",
+        "--share",
+        path_str(&w.share),
+        "--tx",
+        path_str(&tx),
+        "--out",
+        path_str(&sig),
+    ]);
+    let queue = ["broadcast", "--raw", path_str(&sig), "--no-wait"];
+    let queued = d.mpc_ok(&queue);
+    assert_eq!(
+        (&queued["status"], &queued["duplicate"]),
+        (&json!("queued"), &json!(false))
+    );
+
+    d.nats.kill();
+    d.nats.start_again();
+    // The stream and its de-duplication both came back from the store.
+    let again = d.mpc_ok(&queue);
+    assert_eq!(again["duplicate"], true, "{again}");
+
+    let broadcaster = d.start_broadcaster(&anvil.url());
+    let tx_hash: B256 = signed["tx_hash"].as_str().unwrap().parse().unwrap();
+    let receipt = node.receipt(tx_hash, Duration::from_secs(15));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(address(&receipt, "from"), w.address);
+    assert_eq!(node.nonce(w.address), 1, "mined once");
+    assert_eq!(node.balance(RECIPIENT.parse().unwrap()), U256::from(777));
+    drop(broadcaster);
 }
