@@ -56,6 +56,48 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     panic!("{what} did not listen on port {port} within 20 s");
 }
 
+/// Starts `command` (which logs `...<marker>127.0.0.1:<port>` once it
+/// listens, on stdout or stderr) and returns it with the port it bound. The
+/// process picks its own free port, so parallel tests never race for one.
+fn spawn_listening(command: &mut Command, marker: &str, what: &str) -> (Child, u16) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what} (run scripts/install-tools): {e}"));
+    let (found, ports) = std::sync::mpsc::channel();
+    let outputs: [Box<dyn std::io::Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("piped stdout")),
+        Box::new(child.stderr.take().expect("piped stderr")),
+    ];
+    for output in outputs {
+        let (found, marker) = (found.clone(), marker.to_owned());
+        // Keeps draining after the port is found, so the pipe never fills.
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(output)).map_while(Result::ok)
+            {
+                if let Some(port) = line
+                    .split_once(&marker)
+                    .and_then(|(_, rest)| rest.trim().rsplit(':').next()?.parse::<u16>().ok())
+                {
+                    let _ = found.send(port);
+                }
+            }
+        });
+    }
+    match ports.recv_timeout(Duration::from_secs(20)) {
+        Ok(port) => {
+            wait_for_port(port, &mut child, what);
+            (child, port)
+        }
+        Err(_) => {
+            stop(&mut child);
+            panic!("{what} did not report a listening port within 20 s");
+        }
+    }
+}
+
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -103,8 +145,7 @@ impl NatsServer {
     pub fn start() -> Self {
         let passwords = Role::ALL.map(|_| hex::encode(rand::random::<[u8; 16]>()));
         let store = tempfile::tempdir().expect("temp dir for JetStream");
-        let port = free_port();
-        let child = Self::spawn(port, store.path(), &passwords);
+        let (child, port) = Self::spawn(None, store.path(), &passwords);
         NatsServer {
             child,
             port,
@@ -113,22 +154,23 @@ impl NatsServer {
         }
     }
 
-    fn spawn(port: u16, store: &Path, passwords: &[String; 3]) -> Child {
+    /// Starts the broker on `port`, or on a port of its own choosing.
+    fn spawn(port: Option<u16>, store: &Path, passwords: &[String; 3]) -> (Child, u16) {
         let mut cmd = Command::new(tool("nats-server"));
+        // -1: the server picks a free port and logs it.
+        let port_arg = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
         cmd.arg("-c")
             .arg(workspace_root().join("nats/server.conf"))
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
+            .arg(store);
         for (role, password) in Role::ALL.iter().zip(passwords) {
             cmd.env(role.password_env(), password);
         }
-        let mut child = cmd
-            .spawn()
-            .expect("start nats-server (run scripts/install-tools)");
-        wait_for_port(port, &mut child, "nats-server");
-        child
+        spawn_listening(
+            &mut cmd,
+            "Listening for client connections on ",
+            "nats-server",
+        )
     }
 
     pub fn port(&self) -> u16 {
@@ -156,7 +198,7 @@ impl NatsServer {
 
     /// Starts the broker again on the same port and JetStream store.
     pub fn start_again(&mut self) {
-        self.child = Self::spawn(self.port, self.store.path(), &self.passwords);
+        self.child = Self::spawn(Some(self.port), self.store.path(), &self.passwords).0;
     }
 }
 
@@ -186,16 +228,12 @@ impl Anvil {
 
     /// Starts anvil with extra flags (e.g. `--no-mining`).
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = free_port();
-        let mut child = Command::new(tool("anvil"))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let mut cmd = Command::new(tool("anvil"));
+        // --port 0: anvil picks a free port and prints it.
+        cmd.args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--chain-id", &SEPOLIA_CHAIN_ID.to_string()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start anvil (run scripts/install-tools)");
-        wait_for_port(port, &mut child, "anvil");
+            .args(extra);
+        let (child, port) = spawn_listening(&mut cmd, "Listening on ", "anvil");
         Anvil { child, port }
     }
 
