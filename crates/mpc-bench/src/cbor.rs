@@ -90,9 +90,47 @@ pub fn measure(trace: &Trace) -> anyhow::Result<CborCost> {
         round.decode_us = round2(round.decode_us);
     }
     Ok(CborCost {
-        cbor_ms: round2(total.as_secs_f64() * 1000.0),
+        // Microsecond resolution: the whole is about a millisecond.
+        cbor_ms: (total.as_secs_f64() * 1e6).round() / 1e3,
         protocol_messages: trace.messages.len(),
         protocol_bytes: trace.messages.iter().map(|m| m.payload.len()).sum(),
         rounds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inprocess;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn decodes_a_real_signing_run_with_the_real_message_types() {
+        let shares = inprocess::keygen().await.unwrap();
+        let trace = inprocess::traced_sign(&shares).await.unwrap();
+        let cost = measure(&trace).unwrap();
+        // Both parties send one message per round.
+        assert_eq!(cost.protocol_messages, 8);
+        assert_eq!(
+            cost.rounds.keys().copied().collect::<Vec<_>>(),
+            ["sign.1", "sign.2", "sign.3", "sign.nonce"]
+        );
+        assert!(cost.rounds.values().all(|round| round.messages == 2));
+        assert_eq!(
+            cost.protocol_bytes,
+            cost.rounds.values().map(|round| round.bytes).sum::<usize>()
+        );
+        assert!(cost.cbor_ms > 0.0);
+        assert!(trace.longest_step > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_message_of_another_type_is_an_error() {
+        let nonce_like = {
+            let mut out = Vec::new();
+            ciborium::into_writer(&("client", [7u8; 32]), &mut out).unwrap();
+            out
+        };
+        assert!(cost("sign.nonce", &nonce_like).is_ok());
+        assert!(cost("sign.3", &nonce_like).is_err());
+    }
 }

@@ -11,26 +11,7 @@ use mpc_protocol::{
     ChannelError, DerivationPath, Dkls23, KeyShare, Party, PeerChannel, ProtocolError, Round,
     SessionContext, ThresholdSigner,
 };
-use serde::Serialize;
 use zeroize::Zeroizing;
-
-use crate::stats::{timed, Summary};
-
-/// How many times each in-process operation runs.
-#[derive(Debug, Clone, Copy)]
-pub struct Runs {
-    pub keygen: usize,
-    pub sign: usize,
-    pub refresh: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct InProcess {
-    pub keygen: Summary,
-    pub sign: Summary,
-    pub sign_m_0_7: Summary,
-    pub refresh: Summary,
-}
 
 /// Both parties' shares of one key.
 #[derive(Clone)]
@@ -123,7 +104,7 @@ where
     Ok((client, cosigner))
 }
 
-async fn keygen() -> anyhow::Result<Shares> {
+pub async fn keygen() -> anyhow::Result<Shares> {
     let (client, cosigner) = both(memory::pair(), |party, mut channel| async move {
         Dkls23.keygen(party, &context(), &mut channel).await
     })
@@ -169,7 +150,7 @@ pub async fn traced_sign(shares: &Shares) -> anyhow::Result<Trace> {
     Ok(trace)
 }
 
-async fn refresh(shares: &Shares) -> anyhow::Result<Shares> {
+pub async fn refresh(shares: &Shares) -> anyhow::Result<Shares> {
     let (client, cosigner) = both(memory::pair(), |party, mut channel| {
         let share = shares.of(party);
         async move { Dkls23.refresh(&share, &context(), &mut channel).await }
@@ -179,41 +160,4 @@ async fn refresh(shares: &Shares) -> anyhow::Result<Shares> {
         client: Arc::new(client),
         cosigner: Arc::new(cosigner),
     })
-}
-
-/// Times every operation; returns the results and a key to profile with.
-pub async fn run(runs: Runs) -> anyhow::Result<(InProcess, Shares)> {
-    let mut keygen_samples = Vec::new();
-    let mut shares = None;
-    for _ in 0..runs.keygen {
-        let (made, elapsed) = timed(keygen()).await;
-        keygen_samples.push(elapsed);
-        shares = Some(made?);
-    }
-    let mut shares = shares.context("no keygen ran")?;
-
-    let child: DerivationPath = "m/0/7".parse()?;
-    let (mut master_samples, mut child_samples) = (Vec::new(), Vec::new());
-    for _ in 0..runs.sign {
-        let (signed, elapsed) = timed(sign(&shares, &DerivationPath::master())).await;
-        signed?;
-        master_samples.push(elapsed);
-        let (signed, elapsed) = timed(sign(&shares, &child)).await;
-        signed?;
-        child_samples.push(elapsed);
-    }
-
-    let mut refresh_samples = Vec::new();
-    for _ in 0..runs.refresh {
-        let (refreshed, elapsed) = timed(refresh(&shares)).await;
-        refresh_samples.push(elapsed);
-        shares = refreshed?;
-    }
-    let results = InProcess {
-        keygen: Summary::of(keygen_samples),
-        sign: Summary::of(master_samples),
-        sign_m_0_7: Summary::of(child_samples),
-        refresh: Summary::of(refresh_samples),
-    };
-    Ok((results, shares))
 }

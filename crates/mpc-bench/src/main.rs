@@ -23,8 +23,8 @@ use mpc_protocol::DerivationPath;
 
 use crate::deployment::Deployment;
 use crate::overnats::{Throughput, Wallets};
-use crate::report::{MemoryCheck, NatsLatencies, Operations, Profile, Report};
-use crate::stats::{milliseconds, round2, Summary};
+use crate::report::{CosignerMemory, Operations, Profile, Report, Samples};
+use crate::stats::{milliseconds, round2, timed};
 
 /// Concurrent wallets of the throughput runs.
 const CONCURRENCY: [usize; 3] = [1, 4, 16];
@@ -104,35 +104,42 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
-    progress("in process: keygen, sign, sign at m/0/7, refresh");
-    let (in_process, shares) = inprocess::run(inprocess::Runs {
-        keygen: plan.keygens,
-        sign: plan.signs,
-        refresh: plan.refreshes,
-    })
-    .await?;
-    let trace = inprocess::traced_sign(&shares).await?;
-    let cbor = cbor::measure(&trace)?;
-
     progress("starting nats-server and the co-signer");
     let mut deployment = Deployment::start(cosigner).await?;
+    let memory_at_start = deployment.first_cosigner().memory()?;
     let wallets = Wallets::connect(deployment.client_url()).await?;
 
     // The throughput runs need 16 wallets, the refresh runs one more of its own.
     let needed = plan.keygens.max(CONCURRENCY[2] + 1);
-    progress(&format!("over NATS: {needed} keygens"));
-    let mut keygen_samples = Vec::new();
+    progress(&format!(
+        "keygen: {} in process, {needed} over NATS",
+        plan.keygens
+    ));
+    let mut keygen = Samples::default();
+    let mut local = None;
     let mut shares = Vec::new();
     for number in 0..needed {
+        if number < plan.keygens {
+            let (made, elapsed) = timed(inprocess::keygen()).await;
+            keygen.in_process.push(elapsed);
+            local = Some(made?);
+        }
         let (path, elapsed) = wallets.keygen(number).await?;
-        keygen_samples.push(elapsed);
-        shares.push(wallets.load(&path).await?);
+        keygen.nats.push(elapsed);
+        let share = wallets.load(&path).await?;
+        // The co-signer decrypts and caches its share at the first signature.
+        wallets.sign(&share, &DerivationPath::master()).await?;
+        shares.push(share);
     }
+    let local = local.context("no keygen ran")?;
+    let memory_after_keygens = deployment.first_cosigner().memory()?;
     let refreshed = shares.pop().context("a wallet to refresh")?;
     shares.truncate(CONCURRENCY[2]);
 
-    progress("over NATS: sign, sign at m/0/7");
-    let (sign, sign_m_0_7) = sign_latencies(&wallets, &shares[0], plan.signs).await?;
+    progress("sign and sign at m/0/7: in process and over NATS");
+    let (sign, sign_m_0_7) = sign_latencies(&wallets, &shares[0], &local, plan.signs).await?;
+    let trace = inprocess::traced_sign(&local).await?;
+    let cbor = cbor::measure(&trace)?;
     let wire = wallets
         .wire_bytes(
             &shares[0],
@@ -140,8 +147,8 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
             &deployment.cosigner_url(),
         )
         .await?;
-    progress("over NATS: refresh");
-    let refresh = refresh_latencies(&wallets, refreshed, plan.refreshes).await?;
+    progress("refresh: in process and over NATS");
+    let refresh = refresh_latencies(&wallets, refreshed, local, plan.refreshes).await?;
 
     progress("throughput with one co-signer");
     let mut throughput = throughput_runs(&wallets, &shares, plan, 1).await?;
@@ -156,7 +163,13 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         .throughput(&shares[..MEMORY_RUN_WALLETS], per_wallet, 1)
         .await?;
     let after = deployment.first_cosigner().memory()?;
-    let memory = MemoryCheck::new(long_run.signatures, before, after);
+    let memory = CosignerMemory::new(
+        memory_at_start,
+        memory_after_keygens,
+        long_run.signatures,
+        before,
+        after,
+    );
 
     progress("throughput with two co-signers in the queue group");
     deployment.add_cosigner().await?;
@@ -165,13 +178,12 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
     wallets.throughput(&shares, 8, 2).await?;
     throughput.extend(throughput_runs(&wallets, &shares, plan, 2).await?);
 
-    let latencies = NatsLatencies {
-        keygen: Summary::of(keygen_samples),
-        sign,
-        sign_m_0_7,
-        refresh,
+    let operations = Operations {
+        keygen: keygen.summary(),
+        sign: sign.summary(),
+        sign_m_0_7: sign_m_0_7.summary(),
+        refresh: refresh.summary(),
     };
-    let operations = Operations::new(in_process, latencies);
     let profile = Profile {
         protocol_compute_ms: operations.sign.in_process.p50_ms,
         cbor_ms: cbor.cbor_ms,
@@ -184,47 +196,55 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
     ))
 }
 
-/// Alternating signatures at the master key and at m/0/7 with one wallet.
+/// Signatures at the master key and at m/0/7, each in process then over
+/// NATS, in turns.
 async fn sign_latencies(
     wallets: &Wallets,
     share: &ClientShare,
+    local: &inprocess::Shares,
     runs: usize,
-) -> anyhow::Result<(Summary, Summary)> {
-    let master = DerivationPath::master();
+) -> anyhow::Result<(Samples, Samples)> {
     let child: DerivationPath = "m/0/7".parse()?;
-    // The first signature makes the co-signer decrypt its share: not timed.
-    wallets.sign(share, &master).await?;
-    let (mut master_samples, mut child_samples) = (Vec::new(), Vec::new());
+    let (mut master, mut at_child) = (Samples::default(), Samples::default());
     for _ in 0..runs {
-        master_samples.push(wallets.sign(share, &master).await?.0);
-        child_samples.push(wallets.sign(share, &child).await?.0);
+        for (path, samples) in [
+            (DerivationPath::master(), &mut master),
+            (child.clone(), &mut at_child),
+        ] {
+            let (signed, elapsed) = timed(inprocess::sign(local, &path)).await;
+            signed?;
+            samples.in_process.push(elapsed);
+            samples.nats.push(wallets.sign(share, &path).await?.0);
+        }
     }
-    Ok((Summary::of(master_samples), Summary::of(child_samples)))
+    Ok((master, at_child))
 }
 
 async fn refresh_latencies(
     wallets: &Wallets,
     mut share: Arc<ClientShare>,
+    mut local: inprocess::Shares,
     runs: usize,
-) -> anyhow::Result<Summary> {
-    let mut samples = Vec::new();
+) -> anyhow::Result<Samples> {
+    let mut samples = Samples::default();
     for _ in 0..runs {
+        let (refreshed, elapsed) = timed(inprocess::refresh(&local)).await;
+        samples.in_process.push(elapsed);
+        local = refreshed?;
         let (refreshed, elapsed) = wallets.refresh(&share).await?;
-        samples.push(elapsed);
+        samples.nats.push(elapsed);
         share = refreshed;
     }
-    Ok(Summary::of(samples))
+    Ok(samples)
 }
 
-/// One throughput run per concurrency level, after one untimed signature
-/// per wallet so every share is already decrypted on the co-signer.
+/// One throughput run per concurrency level.
 async fn throughput_runs(
     wallets: &Wallets,
     shares: &[Arc<ClientShare>],
     plan: &Plan,
     cosigners: usize,
 ) -> anyhow::Result<Vec<Throughput>> {
-    wallets.throughput(shares, 1, cosigners).await?;
     let mut runs = Vec::new();
     for concurrency in CONCURRENCY {
         let per_wallet = (plan.throughput_signatures / concurrency).max(2);
