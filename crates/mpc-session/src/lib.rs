@@ -15,6 +15,9 @@ mod client;
 mod config;
 mod connect;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod noise;
 mod replay;

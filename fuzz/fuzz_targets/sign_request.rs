@@ -1,0 +1,24 @@
+//! What the co-signer decodes from a client: `SignRequest` CBOR (its
+//! `SignPayload`: tx.json, message or EIP-712), then the digest it recomputes;
+//! and the other request and answer bodies of mpc-cosigner-api.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mpc_cosigner_api::{decode, Accepted, Confirm, KeygenRequest, RefreshRequest, SignRequest};
+use mpc_evm::{SignPayload, TxPolicy};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = decode::<KeygenRequest>("keygen request", data);
+    let _ = decode::<RefreshRequest>("refresh request", data);
+    // What the client decodes from the co-signer.
+    let _ = decode::<Accepted>("accepted", data);
+    let _ = decode::<Confirm>("confirmation", data);
+    let Ok(request) = decode::<SignRequest>("sign request", data) else {
+        return;
+    };
+    if let SignPayload::Transaction(tx) = &request.payload {
+        let _ = tx.validate(&TxPolicy::new(tx.chain_id));
+    }
+    let _ = request.payload.digest();
+    let _ = (request.payload.v(false), request.payload.v(true));
+});
