@@ -212,10 +212,32 @@ async fn a_reply_not_from_the_pinned_cosigner_is_refused() {
     drop(fx.incoming);
     let (impostor, _) = raw_connect(&fx.nats, Role::Cosigner).await;
     let mut requests = impostor.subscribe(subjects::ALL_REQUESTS).await.unwrap();
-    impostor.flush().await.unwrap();
+    // A flush does not wait for the broker to register the subscription:
+    // probe until the impostor hears the client, so the request cannot miss it.
+    use futures::StreamExt;
+    loop {
+        fx.client_nats
+            .publish("mpc.v1.cosigner.probe", "probe".into())
+            .await
+            .unwrap();
+        fx.client_nats.flush().await.unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), requests.next()).await {
+            Ok(Some(message)) if message.subject.as_str() == "mpc.v1.cosigner.probe" => break,
+            Ok(_) | Err(_) => continue,
+        }
+    }
     let answer = async {
-        use futures::StreamExt;
-        let request = requests.next().await.unwrap();
+        let request = tokio::time::timeout(Duration::from_secs(10), async {
+            // Late probes may still be queued ahead of the request.
+            loop {
+                let message = requests.next().await.unwrap();
+                if message.subject.as_str() == subjects::request(&Op::SIGN) {
+                    return message;
+                }
+            }
+        })
+        .await
+        .expect("the impostor hears the request");
         let forged = ciborium::Value::Map(vec![(
             "Handshake".into(),
             ciborium::Value::Map(vec![
