@@ -118,6 +118,9 @@ pub struct TxDraft {
     pub data: Bytes,
 }
 
+/// Largest chain id whose EIP-155 `v` (`chain_id * 2 + 36`) fits in 64 bits (EIP-2294).
+pub const MAX_CHAIN_ID: u64 = u64::MAX / 2 - 36;
+
 const TOP_LEVEL_FIELDS: &[&str] = &[
     "chain_id",
     "nonce",
@@ -259,8 +262,15 @@ impl TxDraft {
             Some(gas) => Some(gas),
             None => fields.uint("gas")?,
         };
+        let chain_id = fields.uint("chain_id")?;
+        if chain_id.is_some_and(|id| id > MAX_CHAIN_ID) {
+            return Err(field_error(
+                "chain_id",
+                format!("must be at most {MAX_CHAIN_ID} (EIP-2294), so EIP-155 v fits in 64 bits"),
+            ));
+        }
         Ok(TxDraft {
-            chain_id: fields.uint("chain_id")?,
+            chain_id,
             nonce: fields.uint("nonce")?,
             to,
             value,

@@ -257,3 +257,35 @@ fn validate_rechecks_a_received_request_against_the_local_policy() {
         Some("chain_id")
     );
 }
+
+/// Found by the `tx_json` fuzz target (fuzz/regressions/tx_json/): a chain id
+/// near u64::MAX made EIP-155 `v` (`chain_id * 2 + 35 + parity`) overflow,
+/// a panic in debug builds and a wrong `v` in release.
+#[test]
+fn chain_ids_beyond_eip_2294_are_refused_so_eip155_v_fits() {
+    use mpc_evm::tx::MAX_CHAIN_ID;
+    let legacy = |chain_id: u64| {
+        let base = without(
+            without(base_1559(), "max_fee_per_gas"),
+            "max_priority_fee_per_gas",
+        );
+        with(
+            with(base, "gas_price", json!("1")),
+            "chain_id",
+            json!(chain_id.to_string()),
+        )
+    };
+    for too_big in [MAX_CHAIN_ID + 1, u64::MAX] {
+        let err = TxDraft::from_value(&legacy(too_big)).unwrap_err();
+        assert_eq!(err.field(), Some("chain_id"), "{err}");
+        assert!(err.to_string().contains("EIP-2294"), "{err}");
+    }
+    let policy = TxPolicy::new(MAX_CHAIN_ID);
+    let largest = TxDraft::from_value(&legacy(MAX_CHAIN_ID))
+        .unwrap()
+        .complete(&policy)
+        .unwrap();
+    let v_parity_1 = MAX_CHAIN_ID.checked_mul(2).and_then(|v| v.checked_add(36));
+    assert_eq!(Some(largest.v(true)), v_parity_1);
+    assert_eq!(Some(largest.v(false) + 1), v_parity_1);
+}
