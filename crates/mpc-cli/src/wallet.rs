@@ -505,15 +505,34 @@ async fn open<T: Serialize>(
     op: &Op,
     request: &T,
 ) -> Result<(NatsPeerChannel, SessionId), CliError> {
-    let session = SessionId::random();
-    tracing::info!(session = %session, op = %op, "opening session");
-    let (channel, response) = sessions
-        .open(cosigner_pub, op, &session, &encode(request))
-        .await?;
-    let _accepted: Accepted = decode("co-signer acceptance", &response)
-        .map_err(|e| CliError::new("session_error", ExitCode::Failure, e.to_string()))?;
-    Ok((channel, session))
+    let body = encode(request);
+    let mut attempt = 0;
+    loop {
+        // A fresh id each time: the co-signer never accepts an id twice.
+        let session = SessionId::random();
+        tracing::info!(session = %session, op = %op, attempt, "opening session");
+        match sessions.open(cosigner_pub, op, &session, &body).await {
+            Ok((channel, response)) => {
+                let _accepted: Accepted = decode("co-signer acceptance", &response).map_err(
+                    |e| CliError::new("session_error", ExitCode::Failure, e.to_string()),
+                )?;
+                return Ok((channel, session));
+            }
+            // The wallet's previous session may still be closing on the
+            // co-signer's side for a few milliseconds: busy is worth a short wait.
+            Err(mpc_session::SessionError::Rejected { rejection, .. })
+                if rejection.code == codes::BUSY && attempt < BUSY_RETRIES =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
+
+/// How often a busy co-signer is asked again (about 1.8 s in all).
+const BUSY_RETRIES: u32 = 12;
 
 /// A peer caught misbehaving locks the wallet here too: never retry with it.
 async fn lock_on_misbehaviour<T>(
