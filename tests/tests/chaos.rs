@@ -11,10 +11,12 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::{Provider, RootProvider};
+use ciborium::Value as CborValue;
 use mpc_e2e::{
     parse_failure, parse_success, Anvil, Deployment, Role, ANVIL_DEV_ADDRESS, SEPOLIA_CHAIN_ID,
 };
@@ -30,6 +32,8 @@ const COSIGNER_TIMEOUT: u64 = 3;
 /// Start-up, connection and scheduling on a loaded 2-core machine.
 const SLACK: Duration = Duration::from_secs(3);
 const SESSION_SUBJECTS: &str = "mpc.v1.session.";
+/// The error codes of a session that broke down: clean failures under a fault.
+const SESSION_ERRORS: [&str; 2] = ["session_failed", "cosigner_timeout"];
 /// `mpc sign` exchanges four messages each way (nonce, sign.1, sign.2, sign.3).
 const SIGN_MESSAGES: usize = 4;
 /// `mpc keygen`: five each way (nonce, dkg.1-3, dkg.confirm), then the
@@ -84,13 +88,18 @@ fn faulted_session(proxy: &ChaosProxy) -> String {
 #[derive(Debug)]
 enum Outcome {
     Succeeded,
-    Failed { stderr: String },
+    Failed { code: String, stderr: String },
 }
 
 /// Runs `mpc <args> --timeout CLIENT_TIMEOUT --json` with the client dialling
 /// through `proxy`; a failure must be a clean session/timeout error (exit 5)
 /// within one round timeout.
-fn run_through(d: &Deployment, proxy: &ChaosProxy, args: &[&str]) -> (Output, Outcome) {
+fn run_through(
+    d: &Deployment,
+    proxy: &ChaosProxy,
+    args: &[&str],
+    clean: &[&str],
+) -> (Output, Outcome) {
     let started = Instant::now();
     let output = d
         .mpc()
@@ -110,18 +119,30 @@ fn run_through(d: &Deployment, proxy: &ChaosProxy, args: &[&str]) -> (Output, Ou
     let (exit, error, stderr) = parse_failure(args, &output);
     let code = error["error"]["code"].as_str().expect("an error code");
     assert!(
-        ["session_failed", "cosigner_timeout"].contains(&code) && exit == 5,
-        "a clean session/timeout error, got exit {exit}: {error}"
+        clean.contains(&code) && exit == 5,
+        "a clean {clean:?} error, got exit {exit}: {error}"
     );
-    (output, Outcome::Failed { stderr })
+    let code = code.to_owned();
+    (output, Outcome::Failed { code, stderr })
 }
 
 /// `mpc sign --message` through `proxy`: a success recovers to the wallet;
 /// either way both share files are byte-identical afterwards.
 fn sign_through(d: &Deployment, w: &Wallet, proxy: &ChaosProxy, message: &str) -> Outcome {
+    sign_through_with(d, w, proxy, message, &SESSION_ERRORS)
+}
+
+/// Like `sign_through`, with the error codes that count as a clean failure.
+fn sign_through_with(
+    d: &Deployment,
+    w: &Wallet,
+    proxy: &ChaosProxy,
+    message: &str,
+    clean: &[&str],
+) -> Outcome {
     let before = (read(&w.share), read(&w.cosigner_share));
     let args = ["sign", "--share", path_str(&w.share), "--message", message];
-    let (output, outcome) = run_through(d, proxy, &args);
+    let (output, outcome) = run_through(d, proxy, &args, clean);
     if let Outcome::Succeeded = outcome {
         let signed = parse_success(&args, &output);
         let signature = signed["signature"].as_str().expect("a signature");
@@ -138,7 +159,8 @@ fn sign_through(d: &Deployment, w: &Wallet, proxy: &ChaosProxy, message: &str) -
 /// address; a failure leaves no client share.
 fn keygen_through(d: &Deployment, proxy: &ChaosProxy, name: &str) -> Outcome {
     let out = d.path(name);
-    let (output, outcome) = run_through(d, proxy, &["keygen", "--out", path_str(&out)]);
+    let args = ["keygen", "--out", path_str(&out)];
+    let (output, outcome) = run_through(d, proxy, &args, &SESSION_ERRORS);
     match &outcome {
         Outcome::Succeeded => {
             let keygen = parse_success(&["keygen"], &output);
@@ -347,7 +369,8 @@ fn a_flipped_bit_fails_authentication_on_either_side_and_never_signs() {
     sign_retrying(&d, &w, "retry after a flip");
 
     let proxy = chaos(&d, ToClient, 3, flip, 2);
-    let Outcome::Failed { stderr } = sign_through(&d, &w, &proxy, "flipped to the client") else {
+    let Outcome::Failed { stderr, .. } = sign_through(&d, &w, &proxy, "flipped to the client")
+    else {
         panic!("a flipped message reached the client and it signed");
     };
     assert_rejected(&stderr, &faulted_session(&proxy), "failed authentication");
@@ -547,4 +570,164 @@ fn a_queued_transaction_survives_a_broker_restart_and_is_mined_once() {
     assert_eq!(node.nonce(w.address), 1, "mined once");
     assert_eq!(node.balance(RECIPIENT.parse().unwrap()), U256::from(777));
     drop(broadcaster);
+}
+
+/// Hostile messages sent per flood, over about two seconds.
+const FLOOD: u64 = 20_000;
+
+/// The co-signer's resident memory in KiB (`VmRSS` of `/proc/<pid>/status`).
+fn rss_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the co-signer runs");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line")
+}
+
+/// `len` bytes of deterministic garbage, different for each `seed`.
+fn garbage(seed: u64, len: usize) -> Vec<u8> {
+    (0u64..)
+        .flat_map(|block| keccak256([seed.to_be_bytes(), block.to_be_bytes()].concat()).0)
+        .take(len)
+        .collect()
+}
+
+/// A request envelope as the co-signer expects it, with a random client key
+/// and a handshake that cannot authenticate: it costs the co-signer a Noise
+/// handshake attempt and a refusal.
+fn forged_request(seed: u64) -> Vec<u8> {
+    let text = |s: &str| CborValue::Text(s.to_owned());
+    let envelope = CborValue::Map(vec![
+        (text("version"), CborValue::Integer(1.into())),
+        (text("session_id"), text(&hex::encode(garbage(seed, 16)))),
+        (
+            text("client_static_pub"),
+            CborValue::Bytes(garbage(seed + 1, 32)),
+        ),
+        (text("handshake"), CborValue::Bytes(garbage(seed + 2, 96))),
+    ]);
+    let mut out = Vec::new();
+    ciborium::into_writer(&envelope, &mut out).unwrap();
+    out
+}
+
+/// Publishes `count` hostile messages as the client user: garbage and forged
+/// sign requests (with a reply inbox, so each is answered), garbage for
+/// random sessions, and garbage into the live session once `live` names it.
+async fn flood(
+    nats: &mpc_session::Client,
+    seeds: std::ops::Range<u64>,
+    live: impl Fn() -> Option<String>,
+    sent: &AtomicU64,
+) {
+    let reply = nats.new_inbox();
+    for seed in seeds {
+        let session = |live: Option<String>| {
+            let session = live.unwrap_or_else(|| hex::encode(garbage(seed, 16)));
+            format!("{SESSION_SUBJECTS}{session}.cosigner")
+        };
+        let request = "mpc.v1.cosigner.sign".to_owned();
+        let (subject, payload) = match seed % 4 {
+            0 => (request, garbage(seed, 200)),
+            1 => (request, forged_request(seed)),
+            2 => (session(None), garbage(seed, 300)),
+            _ => (session(live()), garbage(seed, 300)),
+        };
+        nats.publish_with_reply(subject, reply.clone(), payload.into())
+            .await
+            .expect("the broker takes the flood");
+        if seed % 200 == 199 {
+            nats.flush().await.expect("flush the flood");
+            sent.fetch_add(200, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    nats.flush().await.expect("flush the flood");
+}
+
+/// The legitimate `mpc sign` during the flood, retried while the co-signer
+/// refuses it as busy (forged requests fill its queue: see the report),
+/// which must succeed within one client timeout of the first attempt.
+fn sign_under_flood(d: &Deployment, w: &Wallet, spy: &ChaosProxy, busy: &AtomicU64) -> Outcome {
+    let started = Instant::now();
+    let clean = ["cosigner_busy", SESSION_ERRORS[0], SESSION_ERRORS[1]];
+    loop {
+        match sign_through_with(d, w, spy, "under a flood", &clean) {
+            Outcome::Failed { code, .. } if code == "cosigner_busy" => {
+                busy.fetch_add(1, Ordering::SeqCst);
+                let elapsed = started.elapsed();
+                assert!(
+                    elapsed < Duration::from_secs(CLIENT_TIMEOUT) + SLACK,
+                    "refused as busy for {elapsed:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+#[test]
+fn a_legitimate_sign_succeeds_under_a_hostile_flood_and_the_cosigner_memory_stays_bounded() {
+    let d = deployment();
+    let w = wallet(&d);
+    let pid = d.cosigner.pid();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hostile = runtime
+        .block_on(mpc_session::connect(&d.nats.url(Role::Client)))
+        .expect("the hostile client holds client credentials");
+    // The legitimate client dials through a proxy that only watches (a zero
+    // delay): it tells the attacker the live session, as subscribing to
+    // `mpc.v1.session.>` with client credentials would.
+    let spy = chaos(&d, ToCosigner, 1, Fault::Delay(Duration::ZERO), 0);
+    let live = || spy.applied().first().map(|_| faulted_session(&spy));
+    let baseline = rss_kib(pid);
+    let (sent, flooding, peak) = (AtomicU64::new(0), AtomicBool::new(true), AtomicU64::new(0));
+    let busy = AtomicU64::new(0);
+
+    let outcome = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while flooding.load(Ordering::SeqCst) {
+                peak.fetch_max(rss_kib(pid), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let flooder = scope.spawn(|| runtime.block_on(flood(&hostile, 0..FLOOD, live, &sent)));
+        wait_until(Duration::from_secs(10), "the flood to start", || {
+            sent.load(Ordering::SeqCst) >= FLOOD / 4
+        });
+        let outcome = sign_under_flood(&d, &w, &spy, &busy);
+        flooder.join().expect("the flood ran");
+        flooding.store(false, Ordering::SeqCst);
+        outcome
+    });
+    assert!(matches!(outcome, Outcome::Succeeded), "{outcome:?}");
+    let after_first = rss_kib(pid);
+    let logs = d.cosigner.logs();
+    // The flood reached the co-signer: garbage into the live session was
+    // rejected there, and the garbage requests were refused.
+    assert_rejected(&logs, &faulted_session(&spy), "malformed");
+    let refused = logs.matches("\"refused request\"").count() as u64;
+    assert!(
+        refused >= FLOOD / 8,
+        "only {refused} garbage requests refused"
+    );
+    let forged = logs.matches("request failed authentication").count() as u64;
+    assert!(forged >= FLOOD / 16, "only {forged} forged requests tried");
+
+    runtime.block_on(flood(&hostile, FLOOD..2 * FLOOD, || None, &sent));
+    sign_retrying(&d, &w, "after two floods");
+    let after_second = rss_kib(pid);
+    let peak = peak.load(Ordering::SeqCst).max(after_second);
+    let refused = d.cosigner.logs().matches("\"refused request\"").count();
+    let busy = busy.load(Ordering::SeqCst);
+    eprintln!("{refused} refused requests; the legitimate sign was refused as busy {busy} times");
+    eprintln!("co-signer VmRSS: baseline {baseline} KiB, peak {peak} KiB, after one flood {after_first} KiB, after two {after_second} KiB");
+    assert!(peak < 200 * 1024, "co-signer VmRSS peaked at {peak} KiB");
+    assert!(
+        after_second < after_first + 16 * 1024,
+        "co-signer memory grows with each flood: {after_first} KiB, then {after_second} KiB"
+    );
 }
