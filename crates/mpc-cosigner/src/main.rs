@@ -53,7 +53,9 @@ struct Args {
     #[arg(long, default_value = subjects::COSIGNER_QUEUE_GROUP)]
     queue_group: String,
     /// Seconds to wait for the client in each protocol round
-    #[arg(long, default_value_t = 30)]
+    /// (a session holds its wallet: a client that vanished mid-session
+    /// blocks that wallet this long at most)
+    #[arg(long, default_value_t = 10)]
     round_timeout: u64,
     /// Sessions served at once; more are refused as busy
     #[arg(long, default_value_t = 64)]

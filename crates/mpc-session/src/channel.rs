@@ -314,11 +314,17 @@ impl PeerChannel for NatsPeerChannel {
         if let Err(e) = self.publish(Kind::Abort, "abort", reason.as_bytes()).await {
             tracing::warn!(session = %self.session, error = %e, "could not send abort");
         }
-        // Best effort: push the abort out before the caller drops the channel.
-        let _ = tokio::time::timeout(self.config.request_timeout, self.nats.flush()).await;
+        // Best effort: push the abort out before the caller drops the channel,
+        // but never keep a failing caller waiting on a broker that is gone.
+        if self.nats.connection_state() == async_nats::connection::State::Connected {
+            let _ = tokio::time::timeout(ABORT_FLUSH_TIMEOUT, self.nats.flush()).await;
+        }
         self.closed = true;
     }
 }
+
+/// How long an abort may wait for the broker to take it.
+const ABORT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl fmt::Debug for NatsPeerChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
