@@ -513,9 +513,10 @@ async fn open<T: Serialize>(
         tracing::info!(session = %session, op = %op, attempt, "opening session");
         match sessions.open(cosigner_pub, op, &session, &body).await {
             Ok((channel, response)) => {
-                let _accepted: Accepted = decode("co-signer acceptance", &response).map_err(
-                    |e| CliError::new("session_error", ExitCode::Failure, e.to_string()),
-                )?;
+                let _accepted: Accepted =
+                    decode("co-signer acceptance", &response).map_err(|e| {
+                        CliError::new("session_error", ExitCode::Failure, e.to_string())
+                    })?;
                 return Ok((channel, session));
             }
             // The wallet's previous session may still be closing on the
