@@ -642,7 +642,7 @@ fn the_cosigner_refuses_payloads_it_would_not_sign_itself() {
         .and_then(|(_, value)| value.as_bytes())
         .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
         .expect("a 32-byte identity key in the share");
-    let cosigner_pub: [u8; 32] = hex::decode(&share.info.metadata["cosigner_identity"])
+    let cosigner_pub: [u8; 32] = hex::decode(&share.info.metadata["peer_identity"])
         .unwrap()
         .try_into()
         .unwrap();

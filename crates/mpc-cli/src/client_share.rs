@@ -3,22 +3,17 @@
 //! header pins the co-signer's identity, so a swapped co-signer key cannot go
 //! unnoticed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mpc_cosigner_api::PROTOCOL;
+use mpc_cosigner_api::pairing;
 use mpc_protocol::KeyShare;
 use mpc_session::Identity;
-use mpc_store::{Expect, KeySource, Overwrite, Passphrase, ShareMeta, ShareParty};
+use mpc_store::{Expect, KeySource, Overwrite, Passphrase, ShareParty};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use zeroize::Zeroizing;
 
 use crate::output::{CliError, ExitCode};
-
-/// Header metadata key of the pinned co-signer identity (hex X25519 key).
-const COSIGNER_IDENTITY: &str = "cosigner_identity";
-const PROTOCOL_KEY: &str = "protocol";
 
 /// The plaintext of a client share file.
 #[derive(Serialize, Deserialize)]
@@ -80,12 +75,8 @@ pub fn parse(
         .try_into()
         .map_err(|_| corrupt(path, "identity key is not 32 bytes"))?;
     let identity = Identity::from_bytes(identity_bytes).map_err(|e| corrupt(path, e))?;
-    let cosigner_pub = info
-        .metadata
-        .get(COSIGNER_IDENTITY)
-        .and_then(|key| hex::decode(key).ok())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .ok_or_else(|| corrupt(path, "no pinned co-signer identity"))?;
+    let cosigner_pub =
+        pairing::pinned_peer(info).ok_or_else(|| corrupt(path, "no pinned co-signer identity"))?;
     if hex::encode(share.public_key().to_compressed()) != info.public_key {
         return Err(corrupt(
             path,
@@ -112,16 +103,7 @@ pub fn save_new(
     source: &KeySource,
     overwrite: Overwrite,
 ) -> Result<(), CliError> {
-    let meta = ShareMeta {
-        wallet_id: wallet_id.to_owned(),
-        party: ShareParty::Client,
-        share_version: 0,
-        public_key: hex::encode(share.public_key().to_compressed()),
-        metadata: BTreeMap::from([
-            (COSIGNER_IDENTITY.to_owned(), hex::encode(cosigner_pub)),
-            (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
-        ]),
-    };
+    let meta = pairing::new_share_meta(wallet_id, ShareParty::Client, share, cosigner_pub);
     mpc_store::save_share(path, &meta, &plaintext(share, identity), source, overwrite)?;
     Ok(())
 }

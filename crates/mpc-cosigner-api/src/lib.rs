@@ -15,6 +15,46 @@ use zeroize::Zeroizing;
 /// future backend can tell its shares apart.
 pub const PROTOCOL: &str = "dkls23";
 
+/// How each side records a new wallet: the share header (authenticated by the
+/// file's AEAD) pins the other party's Noise identity and names the protocol.
+pub mod pairing {
+    use std::collections::BTreeMap;
+
+    use mpc_protocol::KeyShare;
+    use mpc_store::{ShareInfo, ShareMeta, ShareParty};
+
+    use super::PROTOCOL;
+
+    /// Header metadata key of the pinned peer identity (hex X25519 key).
+    pub const PEER_IDENTITY: &str = "peer_identity";
+    const PROTOCOL_KEY: &str = "protocol";
+
+    /// The header of a new wallet's share, pinning `peer_identity`.
+    pub fn new_share_meta(
+        wallet_id: &str,
+        party: ShareParty,
+        share: &KeyShare,
+        peer_identity: &[u8; 32],
+    ) -> ShareMeta {
+        ShareMeta {
+            wallet_id: wallet_id.to_owned(),
+            party,
+            share_version: 0,
+            public_key: hex::encode(share.public_key().to_compressed()),
+            metadata: BTreeMap::from([
+                (PEER_IDENTITY.to_owned(), hex::encode(peer_identity)),
+                (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
+            ]),
+        }
+    }
+
+    /// The peer identity pinned in a loaded share's header.
+    pub fn pinned_peer(info: &ShareInfo) -> Option<[u8; 32]> {
+        let bytes = hex::decode(info.metadata.get(PEER_IDENTITY)?).ok()?;
+        bytes.try_into().ok()
+    }
+}
+
 /// Opens a keygen session for a new wallet id chosen by the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeygenRequest {

@@ -4,22 +4,18 @@
 //! are cached in memory (zeroized on drop) so signing does not pay Argon2id
 //! or a keyring round trip each time; the file on disk stays the authority.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use mpc_cosigner_api::{codes, PROTOCOL};
+use mpc_cosigner_api::{codes, pairing};
 use mpc_protocol::KeyShare;
 use mpc_session::Rejection;
 use mpc_store::{
-    FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareMeta, ShareParty, StoreError,
+    FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareParty, StoreError,
 };
-
-/// Share metadata key holding the pinned client identity (hex X25519 key).
-const CLIENT_IDENTITY: &str = "client_identity";
-const PROTOCOL_KEY: &str = "protocol";
 
 /// A wallet as the co-signer uses it.
 pub struct Wallet {
@@ -147,12 +143,7 @@ impl Wallets {
             Err(e) => return Err(internal(e)),
         };
         let share = KeyShare::from_cbor(&loaded.plaintext).map_err(internal)?;
-        let client_pub = loaded
-            .info
-            .metadata
-            .get(CLIENT_IDENTITY)
-            .and_then(|hex_key| hex::decode(hex_key).ok())
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        let client_pub = pairing::pinned_peer(&loaded.info)
             .ok_or_else(|| internal(format!("wallet {wallet_id} has no pinned client identity")))?;
         let wallet = Arc::new(Wallet {
             share,
@@ -188,16 +179,7 @@ impl Wallets {
         client_pub: &[u8; 32],
         share: &KeyShare,
     ) -> Result<(), StoreError> {
-        let meta = ShareMeta {
-            wallet_id: wallet_id.to_owned(),
-            party: ShareParty::Cosigner,
-            share_version: 0,
-            public_key: hex::encode(share.public_key().to_compressed()),
-            metadata: BTreeMap::from([
-                (CLIENT_IDENTITY.to_owned(), hex::encode(client_pub)),
-                (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
-            ]),
-        };
+        let meta = pairing::new_share_meta(wallet_id, ShareParty::Cosigner, share, client_pub);
         self.store
             .save(&meta, &share.to_cbor(), &self.key_source, Overwrite::Refuse)?;
         Ok(())
