@@ -124,26 +124,21 @@ impl Deployment {
 
     /// Like `mpc_ok`, with extra environment variables.
     pub fn mpc_ok_env(&self, env: &[(&str, &str)], args: &[&str]) -> Value {
-        let output = self
-            .mpc()
-            .envs(env.iter().copied())
-            .args(args)
-            .arg("--json")
-            .output()
-            .expect("run mpc");
-        parse_success(args, &output)
+        parse_success(args, &self.run_json(env, args))
     }
 
     /// Like `mpc_err`, with extra environment variables.
     pub fn mpc_err_env(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, Value, String) {
-        let output = self
-            .mpc()
+        parse_failure(args, &self.run_json(env, args))
+    }
+
+    fn run_json(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.mpc()
             .envs(env.iter().copied())
             .args(args)
             .arg("--json")
             .output()
-            .expect("run mpc");
-        parse_failure(args, &output)
+            .expect("run mpc")
     }
 
     /// Starts the co-signer again (after `cosigner.kill()`), with the same data.

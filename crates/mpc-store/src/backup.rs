@@ -37,12 +37,7 @@ pub fn import_backup(
     target: &KeySource,
     overwrite: Overwrite,
 ) -> Result<ShareInfo> {
-    let (backup, _) = share::open_file(
-        in_path,
-        FileKind::Backup,
-        Expect::default(),
-        Some(backup_passphrase),
-    )?;
+    let backup = open_backup(in_path, backup_passphrase)?;
     convert(&backup, out_path, FileKind::Share, target, overwrite)
 }
 
@@ -53,15 +48,20 @@ pub fn verify_backup(
     backup_passphrase: &Passphrase,
     check: impl FnOnce(&ShareInfo, &[u8]) -> Result<(), String>,
 ) -> Result<ShareInfo> {
+    let backup = open_backup(in_path, backup_passphrase)?;
+    check(&backup.info, &backup.plaintext)
+        .map_err(|detail| StoreError::BackupCheckFailed { detail })?;
+    Ok(backup.info)
+}
+
+fn open_backup(in_path: &Path, backup_passphrase: &Passphrase) -> Result<share::LoadedShare> {
     let (backup, _) = share::open_file(
         in_path,
         FileKind::Backup,
         Expect::default(),
         Some(backup_passphrase),
     )?;
-    check(&backup.info, &backup.plaintext)
-        .map_err(|detail| StoreError::BackupCheckFailed { detail })?;
-    Ok(backup.info)
+    Ok(backup)
 }
 
 fn convert(
