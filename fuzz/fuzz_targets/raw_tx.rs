@@ -19,9 +19,7 @@ fn check(raw: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     check(data);
-    if let Ok(bytes) = std::str::from_utf8(data).map(parse_raw_tx_hex) {
-        if let Ok(raw) = bytes {
-            check(&raw);
-        }
+    if let Ok(Ok(raw)) = std::str::from_utf8(data).map(parse_raw_tx_hex) {
+        check(&raw);
     }
 });

@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(mutate(b"abcd", &[0, 1, 0x20]), b"aBcd");
         assert_eq!(mutate(b"abcd", &[0, 5, 0x20]), b"aBcd", "offset wraps");
         assert_eq!(mutate(b"abcd", &[128]), b"ab");
-        assert_eq!(mutate(b"abcd", &[b'x', b'y']), b"abcdxy");
+        assert_eq!(mutate(b"abcd", b"xy"), b"abcdxy");
         assert_eq!(mutate(b"", &[0, 0, 1]), b"");
     }
 }
