@@ -21,11 +21,12 @@ const KEY_CHECK_AAD: &[u8] = b"mpc-store key check v1";
 pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;
 pub const ARGON2_T_COST: u32 = 2;
 pub const ARGON2_P_COST: u32 = 1;
-/// Upper bounds accepted from a file header, so a hostile file cannot make us
-/// allocate or spin without limit.
-const MAX_M_COST_KIB: u32 = 4 * 1024 * 1024;
-const MAX_T_COST: u32 = 64;
-const MAX_P_COST: u32 = 64;
+/// Upper bounds accepted from a file header, which is read before it can be
+/// authenticated: a tampered file must not make a load allocate gigabytes or
+/// spin for minutes. Far above what this project writes (19 MiB, t = 2).
+const MAX_M_COST_KIB: u32 = 256 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
 
 /// Argon2id salt and cost, stored in the header of passphrase-encrypted files.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,4 +143,30 @@ pub(crate) fn open(
         )
         .ok()
         .map(Zeroizing::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_from_an_unauthenticated_header_are_bounded() {
+        let passphrase = Passphrase::new(Zeroizing::new("pw".to_owned())).unwrap();
+        let hostile = Argon2idParams {
+            m_cost_kib: MAX_M_COST_KIB + 1,
+            ..Argon2idParams::generate()
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(
+            hostile.derive(&passphrase).unwrap_err(),
+            "Argon2id cost out of range"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        let spinning = Argon2idParams {
+            t_cost: MAX_T_COST + 1,
+            ..Argon2idParams::generate()
+        };
+        assert!(spinning.derive(&passphrase).is_err());
+        assert!(Argon2idParams::generate().derive(&passphrase).is_ok());
+    }
 }
