@@ -4,16 +4,10 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use mpc_store::{
-    KeySource, KeySourceDescriptor, Passphrase, ResolvedKeySource, ENV_PASSPHRASE,
-    ENV_PASSPHRASE_FILE,
-};
+use mpc_store::{KeySource, KeySourceDescriptor, Passphrase, ResolvedKeySource};
 use zeroize::Zeroizing;
 
 use crate::output::{CliError, ExitCode};
-
-const ENV_BACKUP_PASSPHRASE: &str = "MPC_BACKUP_PASSPHRASE";
-const ENV_BACKUP_PASSPHRASE_FILE: &str = "MPC_BACKUP_PASSPHRASE_FILE";
 
 /// The key source for a new share file (keygen, backup import), by the
 /// CLI contract's rule; a new passphrase is asked twice.
@@ -41,15 +35,7 @@ pub fn passphrase_to_open(path: &Path) -> Result<Option<Passphrase>, CliError> {
 /// A backup passphrase: `MPC_BACKUP_PASSPHRASE[_FILE]`, else a prompt
 /// (twice when `new`).
 pub fn backup_passphrase(new: bool) -> Result<Passphrase, CliError> {
-    let env = |name: &str| {
-        let renamed = match name {
-            ENV_PASSPHRASE => ENV_BACKUP_PASSPHRASE,
-            ENV_PASSPHRASE_FILE => ENV_BACKUP_PASSPHRASE_FILE,
-            other => other,
-        };
-        std::env::var(renamed).ok()
-    };
-    match mpc_store::passphrase_from_env_with(&env)? {
+    match mpc_store::backup_passphrase_from_env()? {
         Some(passphrase) => Ok(passphrase),
         None if new => prompt_new("backup passphrase"),
         None => prompt("backup passphrase"),

@@ -16,6 +16,8 @@ pub const KEYRING_SERVICE: &str = "mpc-wallet";
 pub const ENV_KEY_SOURCE: &str = "MPC_KEY_SOURCE";
 pub const ENV_PASSPHRASE: &str = "MPC_PASSPHRASE";
 pub const ENV_PASSPHRASE_FILE: &str = "MPC_PASSPHRASE_FILE";
+pub const ENV_BACKUP_PASSPHRASE: &str = "MPC_BACKUP_PASSPHRASE";
+pub const ENV_BACKUP_PASSPHRASE_FILE: &str = "MPC_BACKUP_PASSPHRASE_FILE";
 
 /// How to encrypt a file being written.
 #[derive(Debug)]
@@ -98,6 +100,19 @@ pub fn resolve_key_source_with(
 /// (one trailing newline stripped); `None` when neither is set.
 pub fn passphrase_from_env() -> Result<Option<Passphrase>> {
     passphrase_from_env_with(&|name| std::env::var(name).ok())
+}
+
+/// The backup passphrase from `MPC_BACKUP_PASSPHRASE` or the file named by
+/// `MPC_BACKUP_PASSPHRASE_FILE`, by the same rules; `None` when neither is set.
+pub fn backup_passphrase_from_env() -> Result<Option<Passphrase>> {
+    passphrase_from_env_with(&|name| {
+        let renamed = match name {
+            ENV_PASSPHRASE => ENV_BACKUP_PASSPHRASE,
+            ENV_PASSPHRASE_FILE => ENV_BACKUP_PASSPHRASE_FILE,
+            other => other,
+        };
+        std::env::var(renamed).ok()
+    })
 }
 
 pub fn passphrase_from_env_with(

@@ -62,9 +62,10 @@ pub use format::{
     FileKind, KeySourceDescriptor, KeyringBackend, ShareInfo, ShareParty, CURVE, FORMAT_VERSION,
 };
 pub use keysource::{
-    delete_keyring_key, passphrase_from_env, passphrase_from_env_with, probe_keyring,
-    resolve_key_source, resolve_key_source_with, KeySource, KeySourceKind, ResolvedKeySource,
-    ENV_KEY_SOURCE, ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, KEYRING_SERVICE,
+    backup_passphrase_from_env, delete_keyring_key, passphrase_from_env, passphrase_from_env_with,
+    probe_keyring, resolve_key_source, resolve_key_source_with, KeySource, KeySourceKind,
+    ResolvedKeySource, ENV_BACKUP_PASSPHRASE, ENV_BACKUP_PASSPHRASE_FILE, ENV_KEY_SOURCE,
+    ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, KEYRING_SERVICE,
 };
 pub use lock::{lock, lock_path, lock_status, unlock, LockRecord};
 pub use rotation::{discard_next, next_path, pending_next, promote_next, stage_next};
