@@ -279,3 +279,98 @@ fn signing_settles_a_rotation_interrupted_on_either_side() {
         "stale stage discarded"
     );
 }
+
+/// Runs `mpc-cosigner --data-dir <its data> <args>` as the operator would.
+fn cosigner_admin(d: &Deployment, args: &[&str], backup_passphrase: &str) -> std::process::Output {
+    std::process::Command::new(mpc_e2e::binary("mpc-cosigner"))
+        .arg("--data-dir")
+        .arg(d.cosigner_data())
+        .args(args)
+        .env_clear()
+        .env("MPC_KEY_SOURCE", "passphrase")
+        .env("MPC_PASSPHRASE", COSIGNER_PASSPHRASE)
+        .env("MPC_BACKUP_PASSPHRASE", backup_passphrase)
+        .output()
+        .expect("run mpc-cosigner")
+}
+
+#[test]
+fn a_cosigner_share_restored_from_its_backup_signs_again() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let share = d.path("client_share.enc");
+    let wallet_id = keygen["wallet_id"].as_str().unwrap();
+    let cosigner_share = d.cosigner_share(wallet_id);
+    let backup = d.path("cosigner.backup");
+    let backup_arg = path_str(&backup);
+
+    let exported = cosigner_admin(
+        &d,
+        &[
+            "backup", "export", "--wallet", wallet_id, "--out", backup_arg,
+        ],
+        "co-signer backup pw",
+    );
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert_eq!(mode(&backup), 0o600);
+
+    let wrong = cosigner_admin(&d, &["backup", "verify", "--in", backup_arg], "not it");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
+    let verified = cosigner_admin(
+        &d,
+        &["backup", "verify", "--in", backup_arg],
+        "co-signer backup pw",
+    );
+    let verified: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("JSON");
+    assert_eq!(verified["valid"], true);
+    assert_eq!(verified["wallet_id"], wallet_id);
+
+    // The co-signer loses its share: the wallet cannot sign...
+    std::fs::remove_file(&cosigner_share).unwrap();
+    let (_, error, _) = d.mpc_err(&sign_args(&share));
+    assert_eq!(error["error"]["code"], "unknown_wallet");
+    // ...until the operator restores the backup.
+    let imported = cosigner_admin(
+        &d,
+        &["backup", "import", "--in", backup_arg],
+        "co-signer backup pw",
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let (signer, _) = sign_message(&d, &share, "after restore", &[]);
+    assert_eq!(signer, address(&keygen, "address"));
+    // A client backup is not a co-signer backup.
+    let client_backup = d.path("client.backup");
+    d.mpc_ok_env(
+        &[("MPC_BACKUP_PASSPHRASE", "client pw")],
+        &[
+            "backup",
+            "export",
+            "--share",
+            path_str(&share),
+            "--out",
+            path_str(&client_backup),
+        ],
+    );
+    let mixed = cosigner_admin(
+        &d,
+        &[
+            "backup",
+            "import",
+            "--in",
+            path_str(&client_backup),
+            "--force",
+        ],
+        "client pw",
+    );
+    assert!(!mixed.status.success());
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("not a co-signer"));
+}

@@ -2,6 +2,7 @@
 //! `health`, joins keygen, sign and refresh sessions requested over NATS,
 //! keeps one encrypted share per wallet, and signs only what it can see.
 
+mod backup;
 mod identity;
 mod sessions;
 mod wallets;
@@ -32,14 +33,18 @@ use crate::wallets::Wallets;
 Key source: MPC_KEY_SOURCE=keyring|passphrase; a passphrase comes from MPC_PASSPHRASE or
 MPC_PASSPHRASE_FILE (never from a flag). Logs are JSON lines on stderr (MPC_LOG filter).
 
-Example:
+Examples:
   MPC_NATS_URL=nats://cosigner:PASSWORD@127.0.0.1:4222 MPC_PASSPHRASE_FILE=/run/secrets/pw \\
-    mpc-cosigner --data-dir /var/lib/mpc-cosigner"
+    mpc-cosigner --data-dir /var/lib/mpc-cosigner
+  MPC_BACKUP_PASSPHRASE_FILE=/root/backup-pw mpc-cosigner --data-dir /var/lib/mpc-cosigner \\
+    backup export --wallet 9ba3bea5-... --out 9ba3bea5.backup"
 )]
 struct Args {
-    /// Broker URL with the co-signer user's credentials
+    #[command(subcommand)]
+    admin: Option<backup::Admin>,
+    /// Broker URL with the co-signer user's credentials (needed to serve)
     #[arg(long, env = "MPC_NATS_URL", hide_env_values = true)]
-    nats_url: String,
+    nats_url: Option<String>,
     /// Where shares (one file per wallet) and the identity key live
     #[arg(long, env = "MPC_COSIGNER_DATA")]
     data_dir: Option<PathBuf>,
@@ -86,9 +91,17 @@ async fn main() -> anyhow::Result<()> {
         KeySource::Keyring(_) => "keyring",
         KeySource::Passphrase(_) => "passphrase",
     };
+    let wallets_dir = data_dir.join("wallets");
+    if let Some(admin) = args.admin {
+        return tokio::task::spawn_blocking(move || backup::run(admin, &wallets_dir, &key_source))
+            .await?;
+    }
+    let nats_url = args.nats_url.context(
+        "set MPC_NATS_URL (or --nats-url) to the broker, with the co-signer user's credentials",
+    )?;
     let identity = identity::load_or_create(&data_dir.join("identity.key"))?;
-    let wallets = Wallets::open(data_dir.join("wallets"), key_source)?;
-    let nats = mpc_session::connect(&args.nats_url).await?;
+    let wallets = Wallets::open(wallets_dir, key_source)?;
+    let nats = mpc_session::connect(&nats_url).await?;
     let config = SessionConfig {
         round_timeout: Duration::from_secs(args.round_timeout),
         ..SessionConfig::default()
