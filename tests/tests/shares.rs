@@ -10,19 +10,7 @@ use std::time::Duration;
 use mpc_cli::wallet::{self, Client, Settings};
 use mpc_e2e::{Deployment, Role, CLIENT_PASSPHRASE, COSIGNER_PASSPHRASE, SEPOLIA_CHAIN_ID};
 use mpc_store::{Expect, Passphrase};
-use support::{address, assert_error, mode, path_str, sign_message};
-
-fn sign_args(share: &Path) -> Vec<&str> {
-    vec![
-        "sign",
-        "--share",
-        path_str(share),
-        "--message",
-        "x",
-        "--timeout",
-        "3",
-    ]
-}
+use support::{address, assert_error, mode, path_str, sign_args, sign_message};
 
 fn passphrase(text: &str) -> Passphrase {
     Passphrase::new(text.to_owned()).expect("non-empty")

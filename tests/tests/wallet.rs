@@ -154,15 +154,7 @@ fn keygen_and_sign_across_processes_recover_to_the_printed_address() {
 }
 
 fn sign_with(d: &Deployment, share: &Path) -> (i32, Value, String) {
-    d.mpc_err(&[
-        "sign",
-        "--share",
-        path_str(share),
-        "--message",
-        "x",
-        "--timeout",
-        "3",
-    ])
+    d.mpc_err(&support::sign_args(share))
 }
 
 fn flip_byte(path: &Path, index: usize) {

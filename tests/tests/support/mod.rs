@@ -55,6 +55,19 @@ pub fn address(json: &Value, field: &str) -> Address {
         .expect("an address")
 }
 
+/// `mpc sign` of a short message with a short timeout, for failure checks.
+pub fn sign_args(share: &Path) -> Vec<&str> {
+    vec![
+        "sign",
+        "--share",
+        path_str(share),
+        "--message",
+        "x",
+        "--timeout",
+        "3",
+    ]
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
