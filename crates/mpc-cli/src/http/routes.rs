@@ -33,8 +33,15 @@ pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
 }
 
+/// 200 only while broker and co-signer answer; any failure, a timeout
+/// included, is 503 so that probes read it as "not ready".
 pub async fn healthz(State(server): State<Arc<Server>>) -> Reply {
-    reply(&server.client.health().await?)
+    let health = server.client.health().await.map_err(|error| {
+        let mut error = HttpError::from(error);
+        error.status = StatusCode::SERVICE_UNAVAILABLE;
+        error
+    })?;
+    reply(&health)
 }
 
 #[derive(Deserialize)]
