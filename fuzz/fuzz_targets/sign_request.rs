@@ -1,10 +1,10 @@
 //! What the co-signer decodes from a client: `SignRequest` CBOR (its
 //! `SignPayload`: tx.json, message or EIP-712), then the digest it recomputes;
-//! and the other request and answer bodies of mpc-cosigner-api.
+//! and the other request and answer bodies of mpc-api.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpc_cosigner_api::{decode, Accepted, Confirm, KeygenRequest, RefreshRequest, SignRequest};
+use mpc_api::{decode, Accepted, Confirm, KeygenRequest, RefreshRequest, SignRequest};
 use mpc_evm::{SignPayload, TxPolicy};
 
 fuzz_target!(|data: &[u8]| {

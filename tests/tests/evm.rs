@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Signature, B256, U256};
 use alloy::providers::{Provider, RootProvider};
-use mpc_cosigner_api::{codes, encode, SignRequest};
+use mpc_api::broadcast::{BroadcastError, BroadcastResult, BroadcastStatus, ResultSubscription};
+use mpc_api::{encode, RejectionCode, SignRequest};
 use mpc_e2e::{
     anvil_on, parse_failure, Anvil, Deployment, Role, ANVIL_DEV_ADDRESS, CLIENT_PASSPHRASE,
     SEPOLIA_CHAIN_ID,
 };
-use mpc_evm::broadcast::{BroadcastError, BroadcastResult, BroadcastStatus, ResultSubscription};
 use mpc_evm::{EvmRpc, Fees, Receipt, SignPayload, TxRequest};
 use mpc_session::{Identity, Op, SessionClient, SessionConfig, SessionError, SessionId};
 use mpc_store::{Expect, Passphrase, ShareParty};
@@ -650,13 +650,15 @@ fn the_cosigner_refuses_payloads_it_would_not_sign_itself() {
     let on_mainnet = TxRequest {
         chain_id: 1,
         nonce: 0,
-        to: RECIPIENT.parse().unwrap(),
+        to: mpc_evm::TxKind::Call(RECIPIENT.parse().unwrap()),
         value: U256::from(1),
         gas_limit: 21_000,
         fees: Fees::Legacy {
             gas_price: 2_000_000_000,
         },
         data: Default::default(),
+        access_list: None,
+        authorization_list: None,
     };
     let refusals = [
         (SignPayload::Transaction(on_mainnet), "chain_id"),
@@ -682,7 +684,7 @@ fn the_cosigner_refuses_payloads_it_would_not_sign_itself() {
             let opened = sessions
                 .open(
                     &cosigner_pub,
-                    &Op::SIGN,
+                    &Op::Sign,
                     &SessionId::random(),
                     &encode(&request),
                 )
@@ -693,7 +695,11 @@ fn the_cosigner_refuses_payloads_it_would_not_sign_itself() {
                     authenticated,
                     ..
                 }) => {
-                    assert_eq!(rejection.code, codes::INVALID_PAYLOAD, "{rejection}");
+                    assert_eq!(
+                        rejection.code,
+                        RejectionCode::InvalidPayload.as_str(),
+                        "{rejection}"
+                    );
                     assert!(rejection.message.contains(reason), "{rejection}");
                     assert!(authenticated, "the refusal comes from the pinned co-signer");
                 }

@@ -44,7 +44,7 @@ async fn a_replayed_sign_request_is_refused_and_the_wallet_stays_usable() {
         .await
         .expect("the co-signer answers a replay at once");
     let logs_mention_replay = || d.cosigner.logs().contains("replayed session id");
-    let code = mpc_cosigner_api::codes::SESSION_REPLAYED.as_bytes();
+    let code = mpc_api::RejectionCode::SessionReplayed.as_str().as_bytes();
     assert!(
         reply.payload.windows(code.len()).any(|w| w == code),
         "the refusal carries the session_replayed code"

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use mpc_cli::ClientShare;
+use mpc_client::{Account, Wallet};
 use mpc_protocol::DerivationPath;
 
 use crate::deployment::Deployment;
@@ -128,7 +128,7 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         keygen.nats.push(elapsed);
         let share = wallets.load(&path).await?;
         // The co-signer decrypts and caches its share at the first signature.
-        wallets.sign(&share, &DerivationPath::master()).await?;
+        wallets.sign(&share, Account::Master).await?;
         shares.push(share);
     }
     let local = local.context("no keygen ran")?;
@@ -148,7 +148,7 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         )
         .await?;
     progress("refresh: in process and over NATS");
-    let refresh = refresh_latencies(&wallets, refreshed, local, plan.refreshes).await?;
+    let refresh = refresh_latencies(&wallets, &refreshed, local, plan.refreshes).await?;
 
     progress("throughput with one co-signer");
     let mut throughput = throughput_runs(&wallets, &shares, plan, 1).await?;
@@ -200,21 +200,21 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
 /// NATS, in turns.
 async fn sign_latencies(
     wallets: &Wallets,
-    share: &ClientShare,
+    share: &Wallet,
     local: &inprocess::Shares,
     runs: usize,
 ) -> anyhow::Result<(Samples, Samples)> {
     let child: DerivationPath = "m/0/7".parse()?;
     let (mut master, mut at_child) = (Samples::default(), Samples::default());
     for _ in 0..runs {
-        for (path, samples) in [
-            (DerivationPath::master(), &mut master),
-            (child.clone(), &mut at_child),
+        for (path, account, samples) in [
+            (DerivationPath::master(), Account::Master, &mut master),
+            (child.clone(), Account::Child(7), &mut at_child),
         ] {
             let (signed, elapsed) = timed(inprocess::sign(local, &path)).await;
             signed?;
             samples.in_process.push(elapsed);
-            samples.nats.push(wallets.sign(share, &path).await?.0);
+            samples.nats.push(wallets.sign(share, account).await?.0);
         }
     }
     Ok((master, at_child))
@@ -222,7 +222,7 @@ async fn sign_latencies(
 
 async fn refresh_latencies(
     wallets: &Wallets,
-    mut share: Arc<ClientShare>,
+    share: &Wallet,
     mut local: inprocess::Shares,
     runs: usize,
 ) -> anyhow::Result<Samples> {
@@ -231,9 +231,7 @@ async fn refresh_latencies(
         let (refreshed, elapsed) = timed(inprocess::refresh(&local)).await;
         samples.in_process.push(elapsed);
         local = refreshed?;
-        let (refreshed, elapsed) = wallets.refresh(&share).await?;
-        samples.nats.push(elapsed);
-        share = refreshed;
+        samples.nats.push(wallets.refresh(share).await?);
     }
     Ok(samples)
 }
@@ -241,7 +239,7 @@ async fn refresh_latencies(
 /// One throughput run per concurrency level.
 async fn throughput_runs(
     wallets: &Wallets,
-    shares: &[Arc<ClientShare>],
+    shares: &[Arc<Wallet>],
     plan: &Plan,
     cosigners: usize,
 ) -> anyhow::Result<Vec<Throughput>> {

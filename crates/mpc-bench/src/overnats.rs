@@ -1,5 +1,5 @@
-//! The client side over the broker, driven through the `mpc` CLI's own
-//! library (`mpc_cli::wallet::Client`), against the real co-signer process.
+//! The client side over the broker, driven through the client library
+//! (`mpc_client`), against the real co-signer process.
 //! Shares are decrypted once up front: what is timed is the protocol over
 //! two processes and the broker, not process start-up or Argon2id.
 
@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::StreamExt;
-use mpc_cli::wallet::{self, Client, Settings};
-use mpc_cli::ClientShare;
-use mpc_protocol::DerivationPath;
+use mpc_client::{Account, Connection, Error, RejectionCode, Wallet};
 use mpc_session::subjects;
 use mpc_session::Op;
 use mpc_store::{KeySource, Overwrite, Passphrase};
@@ -22,11 +20,10 @@ use crate::stats::{round2, timed};
 
 /// The co-signer refuses a second session on a wallet while it still winds
 /// the previous one down; the client then simply asks again.
-const BUSY_CODE: &str = "cosigner_busy";
 const BUSY_BACKOFF: Duration = Duration::from_millis(1);
 
 pub struct Wallets {
-    client: Arc<Client>,
+    connection: Connection,
     dir: TempDir,
     passphrase: Passphrase,
 }
@@ -56,24 +53,20 @@ pub struct WireBytes {
     pub payload_bytes: usize,
 }
 
-fn personal_message() -> mpc_evm::SignPayload {
-    wallet::personal_message("mpc-bench: a message to sign")
-}
+const MESSAGE: &[u8] = b"mpc-bench: a message to sign";
 
 impl Wallets {
     pub async fn connect(nats_url: String) -> anyhow::Result<Wallets> {
         let dir = tempfile::tempdir().context("temp dir for client shares")?;
-        let settings = Settings {
-            home: dir.path().join("home"),
-            nats_url: Some(nats_url),
-            rpc_url: None,
-            chain_id: mpc_testkit::SEPOLIA_CHAIN_ID,
-            round_timeout: Duration::from_secs(30),
-        };
-        let client = Client::connect(&settings).await?;
+        let connection = Connection::builder()
+            .nats_url(nats_url)
+            .chain_id(mpc_testkit::SEPOLIA_CHAIN_ID)
+            .round_timeout(Duration::from_secs(30))
+            .connect()
+            .await?;
         let passphrase = Passphrase::new(String::from("mpc-bench client passphrase"))?;
         Ok(Wallets {
-            client: Arc::new(client),
+            connection,
             dir,
             passphrase,
         })
@@ -84,45 +77,42 @@ impl Wallets {
     pub async fn keygen(&self, number: usize) -> anyhow::Result<(PathBuf, Duration)> {
         let path = self.dir.path().join(format!("wallet-{number}.share"));
         let source = KeySource::Passphrase(self.passphrase.clone());
-        let (made, elapsed) = timed(self.client.keygen(&path, Overwrite::Refuse, source)).await;
+        let (made, elapsed) = timed(self.connection.keygen(&path, source, Overwrite::Refuse)).await;
         made?;
         Ok((path, elapsed))
     }
 
-    /// Decrypts a client share, settling any interrupted refresh first.
-    pub async fn load(&self, path: &Path) -> anyhow::Result<Arc<ClientShare>> {
-        let share = wallet::with_share(path, Some(self.passphrase.clone()), |share| async {
-            Ok(share)
-        })
-        .await?;
-        Ok(Arc::new(share))
+    /// Opens a wallet: its client share is decrypted once, here.
+    pub async fn load(&self, path: &Path) -> anyhow::Result<Arc<Wallet>> {
+        let wallet = self
+            .connection
+            .open_wallet(path, Some(self.passphrase.clone()))
+            .await?;
+        Ok(Arc::new(wallet))
     }
 
     /// One signature; returns its time (of the successful attempt) and how
     /// many busy refusals came first.
     pub async fn sign(
         &self,
-        share: &ClientShare,
-        path: &DerivationPath,
+        wallet: &Wallet,
+        account: Account,
     ) -> anyhow::Result<(Duration, usize)> {
-        sign_retrying(&self.client, share, path).await
+        sign_retrying(wallet, account).await
     }
 
-    /// Refreshes both shares of a wallet and loads the new client share.
-    pub async fn refresh(
-        &self,
-        share: &ClientShare,
-    ) -> anyhow::Result<(Arc<ClientShare>, Duration)> {
-        let (rotated, elapsed) = timed(self.client.rotate(share, Some(&self.passphrase))).await;
+    /// Refreshes both shares of a wallet (the wallet then holds the new one).
+    pub async fn refresh(&self, wallet: &Wallet) -> anyhow::Result<Duration> {
+        let (rotated, elapsed) = timed(wallet.rotate()).await;
         rotated?;
-        Ok((self.load(&share.path).await?, elapsed))
+        Ok(elapsed)
     }
 
     /// `wallets` sign concurrently, `per_wallet` signatures each, one after
     /// the other, at the master key.
     pub async fn throughput(
         &self,
-        shares: &[Arc<ClientShare>],
+        shares: &[Arc<Wallet>],
         per_wallet: usize,
         cosigners: usize,
     ) -> anyhow::Result<Throughput> {
@@ -130,13 +120,11 @@ impl Wallets {
         let tasks: Vec<_> = shares
             .iter()
             .map(|share| {
-                let (client, share) = (Arc::clone(&self.client), Arc::clone(share));
+                let wallet = Arc::clone(share);
                 tokio::spawn(async move {
                     let mut retries = 0;
                     for _ in 0..per_wallet {
-                        retries += sign_retrying(&client, &share, &DerivationPath::master())
-                            .await?
-                            .1;
+                        retries += sign_retrying(&wallet, Account::Master).await?.1;
                     }
                     anyhow::Ok(retries)
                 })
@@ -163,7 +151,7 @@ impl Wallets {
     /// requests), the reply and the round traffic (through the client's).
     pub async fn wire_bytes(
         &self,
-        share: &ClientShare,
+        share: &Wallet,
         client_url: &str,
         cosigner_url: &str,
     ) -> anyhow::Result<WireBytes> {
@@ -172,12 +160,12 @@ impl Wallets {
         let mut rounds = watcher.subscribe("mpc.v1.session.>").await?;
         let mut replies = watcher.subscribe("_INBOX.>").await?;
         let mut requests = request_watcher
-            .subscribe(subjects::request(&Op::SIGN))
+            .subscribe(subjects::request(&Op::Sign))
             .await?;
         watcher.flush().await?;
         request_watcher.flush().await?;
 
-        self.sign(share, &DerivationPath::master()).await?;
+        self.sign(share, Account::Master).await?;
 
         let (request_messages, request_bytes, request_payload) = drain(&mut requests).await;
         let (_, reply_bytes, reply_payload) = drain(&mut replies).await;
@@ -198,17 +186,16 @@ impl Wallets {
     }
 }
 
-async fn sign_retrying(
-    client: &Client,
-    share: &ClientShare,
-    path: &DerivationPath,
-) -> anyhow::Result<(Duration, usize)> {
+async fn sign_retrying(wallet: &Wallet, account: Account) -> anyhow::Result<(Duration, usize)> {
     let mut retries = 0;
     loop {
-        let (signed, elapsed) = timed(client.sign(share, personal_message(), path)).await;
+        let (signed, elapsed) = timed(wallet.sign_message(MESSAGE, account)).await;
         match signed {
             Ok(_) => return Ok((elapsed, retries)),
-            Err(error) if error.code == BUSY_CODE && retries < 100 => {
+            Err(Error::Refused {
+                code: RejectionCode::Busy,
+                ..
+            }) if retries < 100 => {
                 retries += 1;
                 tokio::time::sleep(BUSY_BACKOFF).await;
             }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use async_nats::jetstream::{self, consumer, AckKind};
 use clap::Parser;
 use futures::StreamExt;
-use mpc_evm::broadcast::{self, result_subject, BroadcastResult, BroadcastStatus};
+use mpc_api::broadcast::{self, result_subject, BroadcastResult, BroadcastStatus};
 use mpc_evm::{EvmRpc, RpcError};
 
 use crate::retry::Backoff;
@@ -27,10 +27,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(20);
 #[command(version, about)]
 struct Config {
     /// NATS URL; may carry the `broadcaster` user's credentials (nats://user:pass@host:port).
-    #[arg(long, env = "MPC_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long,
+        env = "MPC_NATS_URL",
+        hide_env_values = true,
+        default_value = "nats://127.0.0.1:4222"
+    )]
     nats_url: String,
     /// EVM JSON-RPC URL.
-    #[arg(long, env = "MPC_RPC_URL")]
+    #[arg(long, env = "MPC_RPC_URL", hide_env_values = true)]
     rpc_url: String,
     /// Chain id the node must report and transactions must be signed for.
     #[arg(long, env = "MPC_CHAIN_ID", default_value_t = 11155111)]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use mpc_evm::broadcast::{BroadcastResult, BroadcastStatus};
+use mpc_api::broadcast::{BroadcastResult, BroadcastStatus};
 use mpc_evm::raw::raw_tx_hash;
 use mpc_evm::{decode_raw_tx, EvmRpc, RawTx, Receipt, RpcError};
 

@@ -8,11 +8,11 @@ use alloy::providers::{Provider, RootProvider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::SignerSync;
 use async_nats::jetstream;
-use mpc_evm::broadcast::{
+use mpc_api::broadcast::{
     queue_raw_tx, BroadcastError, BroadcastResult, BroadcastStatus, ResultSubscription,
     CONSUMER_NAME, STREAM_NAME, SUBMIT_SUBJECT,
 };
-use mpc_evm::{EvmRpc, Fees, TxRequest, B256, U256};
+use mpc_evm::{EvmRpc, Fees, TxKind, TxRequest, B256, U256};
 use mpc_testkit::{Anvil, NatsServer, Role, ANVIL_DEV_KEY, SEPOLIA_CHAIN_ID};
 
 /// Anvil's second dev account.
@@ -87,9 +87,11 @@ fn signed_transfer(key: &str, nonce: u64, chain_id: u64, value: u64) -> (Vec<u8>
     let tx = TxRequest {
         chain_id,
         nonce,
-        to: "0x3535353535353535353535353535353535353535"
-            .parse()
-            .unwrap(),
+        to: TxKind::Call(
+            "0x3535353535353535353535353535353535353535"
+                .parse()
+                .unwrap(),
+        ),
         value: U256::from(value),
         gas_limit: 21_000,
         fees: Fees::Eip1559 {
@@ -97,6 +99,8 @@ fn signed_transfer(key: &str, nonce: u64, chain_id: u64, value: u64) -> (Vec<u8>
             max_priority_fee_per_gas: 1_000_000_000,
         },
         data: Default::default(),
+        access_list: None,
+        authorization_list: None,
     };
     let signature = signer
         .sign_hash_sync(&B256::from(tx.signing_hash()))

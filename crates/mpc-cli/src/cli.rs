@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MPC_NATS_URL", hide_env_values = true)]
     pub nats_url: Option<String>,
     /// EVM JSON-RPC URL
-    #[arg(long, global = true, env = "MPC_RPC_URL")]
+    #[arg(long, global = true, env = "MPC_RPC_URL", hide_env_values = true)]
     pub rpc_url: Option<String>,
     /// Chain id every transaction must carry
     #[arg(long, global = true, env = "MPC_CHAIN_ID", default_value_t = 11155111)]
@@ -87,12 +87,13 @@ pub enum Command {
         #[arg(long)]
         index: Option<u32>,
     },
-    /// Sign a transaction, a personal message or EIP-712 typed data with the co-signer
+    /// Sign a transaction, a personal message, EIP-712 typed data or an EIP-7702 authorization with the co-signer
     #[command(after_help = "\
 Examples:
   mpc sign --share client_share.enc --tx tx.json --out sig.json
   mpc sign --share client_share.enc --message 'hello' --json
-  mpc sign --share client_share.enc --typed-data mail.json --index 2")]
+  mpc sign --share client_share.enc --typed-data mail.json --index 2
+  mpc sign --share client_share.enc --authorization auth.json --json")]
     Sign(SignArgs),
     /// Queue a signed transaction for the broadcaster and wait for its receipt
     #[command(after_help = "\
@@ -170,6 +171,9 @@ pub struct SignArgs {
     /// EIP-712 typed data JSON file
     #[arg(long, group = "payload")]
     pub typed_data: Option<PathBuf>,
+    /// EIP-7702 authorization file: {"chain_id", "address" (the delegate), "nonce"}
+    #[arg(long, group = "payload")]
+    pub authorization: Option<PathBuf>,
     /// Where to write sig.json
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -1,19 +1,20 @@
-//! One function per subcommand: read the inputs, call the wallet, print the
+//! One function per subcommand: read the inputs, call the library, print the
 //! result. Nothing here that the HTTP API would need too.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpc_evm::{SignPayload, TxDraft, TxPolicy, TxRequest};
+use mpc_client::{Account, Connection, Share, Wallet};
+use mpc_evm::{AuthorizationRequest, EvmRpc, SignPayload, TxDraft, TxPolicy, TxRequest};
 use mpc_store::Overwrite;
 use serde_json::{json, Value};
 
 use crate::cli::{BackupCommand, Command, GlobalArgs, SignArgs, TxCommand};
-use crate::client_share;
 use crate::output::{print_result, CliError, ExitCode};
 use crate::progress::Step;
 use crate::secrets;
-use crate::wallet::{self, blocking, with_share, Client, Settings};
+use crate::settings::Settings;
+use crate::views::{BroadcastView, HealthView, KeygenView, RotateView, SignView};
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     let settings = Settings {
@@ -31,13 +32,13 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     match command {
         Command::Keygen { out, force } => {
             let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
-            let client = Client::connect(&settings).await?;
+            let connection = settings.connect().await?;
             let step = Step::begin(json, "generating the key with the co-signer (DKLs23)");
-            let output = client
-                .keygen(&out, Overwrite::from_force(force), source)
+            let (_, outcome) = connection
+                .keygen(&out, source, Overwrite::from_force(force))
                 .await?;
             step.done();
-            print_result(json, &output, |v| {
+            print_result(json, &KeygenView::from(outcome), |v| {
                 format!(
                     "address    {}\nwallet id  {}\nshare      {}",
                     v["address"].as_str().unwrap_or_default(),
@@ -47,10 +48,13 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             });
         }
         Command::Address { share, index } => {
-            let path = wallet::account_path(index)?;
-            let loaded = load_share(&share).await?;
-            let address = wallet::derive_address(&loaded, &path)?;
-            let output = json!({"address": address, "index": index, "path": path.to_string()});
+            let account = Account::from_index(index);
+            let address = open_share(&share)
+                .await?
+                .address(account)?
+                .to_checksum(None);
+            let output =
+                json!({"address": address, "index": index, "path": account.path()?.to_string()});
             print_result(json, &output, |_| address.clone());
         }
         Command::Sign(args) => sign(&settings, json, args).await?,
@@ -60,13 +64,13 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             wait_timeout,
         } => {
             let raw = read_raw_tx(&raw)?;
-            let client = Client::connect(&settings).await?;
+            let connection = settings.connect().await?;
             let wait = (!no_wait).then(|| Duration::from_secs(wait_timeout));
             let step = Step::begin(
                 json || no_wait,
                 "queued; waiting for the broadcaster's receipt and confirmations",
             );
-            let output = client.broadcast(&raw, wait).await?;
+            let output = BroadcastView::from(connection.broadcast(&raw, wait).await?);
             step.done();
             print_result(json, &output, |v| {
                 format!(
@@ -83,9 +87,18 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             index,
         }) => {
             let draft = TxDraft::from_json(&read_text(&tx)?)?;
-            let loaded = load_share(&share).await?;
-            let path = wallet::account_path(index)?;
-            let prepared = wallet::prepare_tx(&settings, &loaded, draft, &path).await?;
+            let from = open_share(&share)
+                .await?
+                .address(Account::from_index(index))?;
+            let rpc_url = settings.rpc_url.as_deref().ok_or_else(|| {
+                CliError::from(mpc_client::Error::RpcUrlMissing {
+                    operation: "tx prepare",
+                })
+            })?;
+            let prepared = EvmRpc::connect(rpc_url, settings.chain_id)
+                .await?
+                .prepare(draft, from, &TxPolicy::new(settings.chain_id))
+                .await?;
             let tx_json = prepared.to_json();
             if let Some(out) = &out {
                 write_json(out, &tx_json)?;
@@ -97,17 +110,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         }
         Command::Backup(command) => backup(json, key_source, command).await?,
         Command::Rotate { share } => {
-            let client = Client::connect(&settings).await?;
-            let passphrase = passphrase_for(&share).await?;
-            let for_rotate = passphrase.clone();
+            let connection = settings.connect().await?;
+            let wallet = open_wallet(&connection, &share).await?;
             let step = Step::begin(json, "refreshing both shares and checking the new pair");
-            let output = with_share(&share, passphrase, |loaded| {
-                let passphrase = for_rotate.clone();
-                let client = &client;
-                async move { client.rotate(&loaded, passphrase.as_ref()).await }
-            })
-            .await?;
+            let rotated = wallet.rotate().await?;
             step.done();
+            let output = RotateView::new(&rotated, wallet.share().wallet_id());
             print_result(json, &output, |v| {
                 format!(
                     "rotated; address {} unchanged, share version {}",
@@ -129,8 +137,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             });
         }
         Command::Health => {
-            let client = Client::connect(&settings).await?;
-            let output = client.health().await?;
+            let connection = settings.connect().await?;
+            let output = HealthView::from(connection.health().await?);
             print_result(json, &output, |_| "ok".to_owned());
         }
         Command::Watch { session, seconds } => watch(&settings, &session, seconds).await?,
@@ -143,12 +151,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
 
 async fn sign(settings: &Settings, json: bool, args: SignArgs) -> Result<(), CliError> {
     let payload = read_payload(&args, settings.chain_id)?;
-    let path = wallet::account_path(args.index)?;
-    let client = Client::connect(settings).await?;
-    let passphrase = passphrase_for(&args.share).await?;
-    let output = client
-        .sign_share_file(&args.share, passphrase, payload, &path)
-        .await?;
+    let account = Account::from_index(args.index);
+    let connection = settings.connect().await?;
+    if let (SignPayload::Transaction(_), true) = (&payload, connection.has_rpc()) {
+        // Checks the node's eth_chainId against the configured chain id.
+        connection.rpc("checking the chain").await?;
+    }
+    let wallet = open_wallet(&connection, &args.share).await?;
+    let output = SignView::from(&wallet.sign(payload, account).await?);
     if let Some(out) = &args.out {
         write_json(out, &serde_json::to_value(&output).expect("plain JSON"))?;
     }
@@ -171,7 +181,9 @@ fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError>
         return Ok(SignPayload::Transaction(request));
     }
     if let Some(message) = &args.message {
-        return Ok(wallet::personal_message(message));
+        return Ok(SignPayload::PersonalMessage(
+            mpc_client::personal_message_bytes(message).into(),
+        ));
     }
     if let Some(typed) = &args.typed_data {
         let value: Value = serde_json::from_str(&read_text(typed)?).map_err(|e| {
@@ -181,12 +193,17 @@ fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError>
                 format!("{} is not JSON: {e}", typed.display()),
             )
         })?;
-        return wallet::typed_data(value);
+        return Ok(mpc_client::typed_data_payload(value)?);
+    }
+    if let Some(authorization) = &args.authorization {
+        let request = AuthorizationRequest::from_json(&read_text(authorization)?)?;
+        request.validate(&TxPolicy::new(chain_id))?;
+        return Ok(SignPayload::Authorization(request));
     }
     Err(CliError::new(
         "nothing_to_sign",
         ExitCode::Usage,
-        "give one of --tx FILE, --message TEXT or --typed-data FILE",
+        "give one of --tx FILE, --message TEXT, --typed-data FILE or --authorization FILE",
     ))
 }
 
@@ -197,19 +214,11 @@ async fn backup(
 ) -> Result<(), CliError> {
     match command {
         BackupCommand::Export { share, out } => {
-            let passphrase = passphrase_for(&share).await?;
-            let (from, to) = (share.clone(), out.clone());
-            let info = blocking(move || {
-                let backup_passphrase = secrets::backup_passphrase(true)?;
-                Ok(mpc_store::export_backup(
-                    &from,
-                    &to,
-                    passphrase.as_ref(),
-                    &backup_passphrase,
-                    Overwrite::Refuse,
-                )?)
-            })
-            .await?;
+            let opened = open_share(&share).await?;
+            let backup_passphrase = blocking(|| secrets::backup_passphrase(true)).await?;
+            let info = opened
+                .backup_export(&out, backup_passphrase, Overwrite::Refuse)
+                .await?;
             let output = json!({"backup": out, "wallet_id": info.wallet_id, "share_version": info.share_version});
             print_result(json, &output, |_| {
                 format!("backup written to {}", out.display())
@@ -235,19 +244,13 @@ async fn backup(
             });
         }
         BackupCommand::Verify { input } => {
-            let path = input.clone();
-            let address = blocking(move || {
+            let info = blocking(move || {
                 let backup_passphrase = secrets::backup_passphrase(false)?;
-                let mut address = String::new();
-                mpc_store::verify_backup(&path, &backup_passphrase, |info, bytes| {
-                    let share = client_share::parse(&path, info, bytes).map_err(|e| e.message)?;
-                    address = share.share.address();
-                    Ok(())
-                })?;
-                Ok(address)
+                Ok(mpc_client::verify_backup(&input, &backup_passphrase)?)
             })
             .await?;
-            let output = json!({"valid": true, "address": address});
+            let address = info.address.to_checksum(None);
+            let output = json!({"valid": true, "address": address, "wallet_id": info.wallet_id, "share_version": info.share_version});
             print_result(json, &output, |_| {
                 format!("backup is valid; address {address}")
             });
@@ -258,8 +261,8 @@ async fn backup(
 
 async fn watch(settings: &Settings, session: &str, seconds: Option<u64>) -> Result<(), CliError> {
     let session = mpc_session::SessionId::parse(session)?;
-    let client = Client::connect(settings).await?;
-    let mut watch = mpc_session::watch(client.nats(), &session).await?;
+    let connection = settings.connect().await?;
+    let mut watch = mpc_session::watch(connection.nats(), &session).await?;
     let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     loop {
         let next = match deadline {
@@ -274,15 +277,29 @@ async fn watch(settings: &Settings, session: &str, seconds: Option<u64>) -> Resu
     }
 }
 
+/// Opens the share at `path`, asking for its passphrase if it has one.
+async fn open_share(path: &Path) -> Result<Share, CliError> {
+    let passphrase = passphrase_for(path).await?;
+    Ok(Share::open(path, passphrase).await?)
+}
+
+/// The wallet of the share at `path`, signing over `connection`.
+async fn open_wallet(connection: &Connection, path: &Path) -> Result<Wallet, CliError> {
+    Ok(Wallet::new(connection.clone(), open_share(path).await?))
+}
+
 async fn passphrase_for(share: &Path) -> Result<Option<mpc_store::Passphrase>, CliError> {
     let path = share.to_owned();
     blocking(move || secrets::passphrase_to_open(&path)).await
 }
 
-async fn load_share(share: &Path) -> Result<client_share::ClientShare, CliError> {
-    let passphrase = passphrase_for(share).await?;
-    let path = share.to_owned();
-    blocking(move || client_share::load(&path, passphrase.as_ref())).await
+/// Runs prompts and store work (files, keyring, Argon2id) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CliError> + Send + 'static,
+) -> Result<T, CliError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CliError::new("internal", ExitCode::Failure, e.to_string()))?
 }
 
 fn read_text(path: &Path) -> Result<String, CliError> {

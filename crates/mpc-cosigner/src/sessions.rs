@@ -6,15 +6,17 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use mpc_cosigner_api::{
-    codes, decode, encode, recv_confirm, refresh_check_digest, rounds, send_confirm, Accepted,
-    KeygenRequest, RefreshRequest, SignRequest, PROTOCOL,
+use mpc_api::{
+    decode, encode, recv_confirm, refresh_check_digest, rounds, send_confirm, Accepted,
+    KeygenRequest, RefreshRequest, RejectionCode, SignRequest, PROTOCOL,
 };
-use mpc_evm::{SignPayload, TxPolicy};
+use mpc_evm::TxPolicy;
 use mpc_protocol::{
     DerivationPath, Dkls23, Party, PeerChannel, ProtocolError, SessionContext, ThresholdSigner,
 };
-use mpc_session::{AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Rejection};
+use mpc_session::{
+    AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
+};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -60,7 +62,7 @@ impl Cosigner {
                 tracing::warn!(session = %request.session_id, "refused a replayed session id");
                 request
                     .reject(Rejection::new(
-                        codes::SESSION_REPLAYED,
+                        RejectionCode::SessionReplayed.as_str(),
                         "this session id was already used",
                     ))
                     .await;
@@ -69,7 +71,7 @@ impl Cosigner {
             let Ok(permit) = Arc::clone(&cosigner.slots).try_acquire_owned() else {
                 request
                     .reject(Rejection::new(
-                        codes::BUSY,
+                        RejectionCode::Busy.as_str(),
                         "the co-signer is at capacity; retry",
                     ))
                     .await;
@@ -96,14 +98,15 @@ impl Cosigner {
                     return;
                 }
             };
-            let outcome = match request.op().as_str() {
-                "keygen" => self.keygen(request).await,
-                "sign" => self.sign(request).await,
-                "refresh" => self.refresh(request).await,
-                other => {
-                    let message = format!("the co-signer does not serve {other:?}");
+            let outcome = match *request.op() {
+                Op::Keygen => self.keygen(request).await,
+                Op::Sign => self.sign(request).await,
+                Op::Refresh => self.refresh(request).await,
+                // Answered by the transport itself; never a session.
+                other @ (Op::Health | Op::Hello) => {
+                    let message = format!("{other} does not open a session");
                     request
-                        .reject(Rejection::new(codes::UNKNOWN_OP, message))
+                        .reject(Rejection::new(RejectionCode::UnknownOp.as_str(), message))
                         .await
                         .map_err(Into::into)
                 }
@@ -145,7 +148,7 @@ impl Cosigner {
             let body: KeygenRequest = decode("keygen request", &request.body).map_err(bad)?;
             if body.protocol != PROTOCOL {
                 return Err(Rejection::new(
-                    codes::BAD_REQUEST,
+                    RejectionCode::BadRequest.as_str(),
                     format!("protocol {:?} is not served; use {PROTOCOL}", body.protocol),
                 ));
             }
@@ -304,7 +307,7 @@ impl Cosigner {
         let wallet = self.blocking(move |wallets| wallets.load(&id)).await?;
         if &wallet.client_pub != client_pub {
             return Err(Rejection::new(
-                codes::WRONG_CLIENT,
+                RejectionCode::WrongClient.as_str(),
                 format!("wallet {wallet_id} is paired with another client identity"),
             ));
         }
@@ -315,11 +318,11 @@ impl Cosigner {
                 let id = wallet_id.to_owned();
                 self.blocking(move |wallets| wallets.discard_staged(&id))
                     .await
-                    .map_err(|e| Rejection::new(codes::INTERNAL, e.to_string()))?;
+                    .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?;
                 Ok((claim, wallet))
             }
             std::cmp::Ordering::Less => Err(Rejection::new(
-                codes::CLIENT_SHARE_OUTDATED,
+                RejectionCode::ClientShareOutdated.as_str(),
                 format!(
                     "the co-signer holds share version {} but the client sent {client_version}: \
                      promote the client's staged share",
@@ -327,7 +330,7 @@ impl Cosigner {
                 ),
             )),
             std::cmp::Ordering::Greater => Err(Rejection::new(
-                codes::SHARE_VERSION_MISMATCH,
+                RejectionCode::ShareVersionMismatch.as_str(),
                 format!(
                     "the client sent share version {client_version}, the co-signer holds {}",
                     wallet.version
@@ -342,11 +345,14 @@ impl Cosigner {
         &self,
         request: &SignRequest,
     ) -> Result<(DerivationPath, [u8; 32]), Rejection> {
-        let invalid = |detail: String| Rejection::new(codes::INVALID_PAYLOAD, detail);
-        if let SignPayload::Transaction(tx) = &request.payload {
-            tx.validate(&self.policy)
-                .map_err(|e| invalid(e.to_string()))?;
-        }
+        let invalid =
+            |detail: String| Rejection::new(RejectionCode::InvalidPayload.as_str(), detail);
+        // Both transaction forms (tx.json and unsigned EIP-2718 bytes) arrive
+        // decoded; the checks apply to the decoded fields.
+        request
+            .payload
+            .validate(&self.policy)
+            .map_err(|e| invalid(e.to_string()))?;
         let digest = request
             .payload
             .digest()
@@ -385,8 +391,8 @@ impl Cosigner {
     }
 }
 
-fn bad(error: mpc_cosigner_api::DecodeError) -> Rejection {
-    Rejection::new(codes::BAD_REQUEST, error.to_string())
+fn bad(error: mpc_api::DecodeError) -> Rejection {
+    Rejection::new(RejectionCode::BadRequest.as_str(), error.to_string())
 }
 
 /// The most recent session ids, oldest forgotten first: bounded memory.

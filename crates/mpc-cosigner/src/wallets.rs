@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use mpc_cosigner_api::{codes, pairing};
+use mpc_api::{RejectionCode, PROTOCOL};
 use mpc_protocol::KeyShare;
 use mpc_session::Rejection;
 use mpc_store::{
-    FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareParty, StoreError,
+    pairing, FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareParty, StoreError,
 };
 
 /// A wallet as the co-signer uses it.
@@ -83,7 +83,7 @@ impl Wallets {
         let mut busy = self.busy.lock().expect("busy set");
         if !busy.insert(wallet_id.to_owned()) {
             return Err(Rejection::new(
-                codes::BUSY,
+                RejectionCode::Busy.as_str(),
                 format!("another session on wallet {wallet_id} is running; retry shortly"),
             ));
         }
@@ -110,7 +110,7 @@ impl Wallets {
         // Checked on every use, so an operator's lock takes effect at once.
         if let Some(record) = mpc_store::lock_status(&path).map_err(internal)? {
             return Err(Rejection::new(
-                codes::WALLET_LOCKED,
+                RejectionCode::WalletLocked.as_str(),
                 format!(
                     "wallet {wallet_id} is locked on the co-signer: {} ({})",
                     record.reason, record.evidence
@@ -119,7 +119,7 @@ impl Wallets {
         }
         let unknown = || {
             Rejection::new(
-                codes::UNKNOWN_WALLET,
+                RejectionCode::UnknownWallet.as_str(),
                 format!("the co-signer has no wallet {wallet_id}"),
             )
         };
@@ -165,7 +165,7 @@ impl Wallets {
     pub fn ensure_new(&self, wallet_id: &str) -> Result<(), Rejection> {
         if self.store.exists(wallet_id).map_err(bad_request)? {
             return Err(Rejection::new(
-                codes::WALLET_EXISTS,
+                RejectionCode::WalletExists.as_str(),
                 format!("the co-signer already has a wallet {wallet_id}"),
             ));
         }
@@ -179,7 +179,13 @@ impl Wallets {
         client_pub: &[u8; 32],
         share: &KeyShare,
     ) -> Result<(), StoreError> {
-        let meta = pairing::new_share_meta(wallet_id, ShareParty::Cosigner, share, client_pub);
+        let meta = pairing::new_share_meta(
+            wallet_id,
+            ShareParty::Cosigner,
+            &share.public_key().to_compressed(),
+            PROTOCOL,
+            client_pub,
+        );
         self.store
             .save(&meta, &share.to_cbor(), &self.key_source, Overwrite::Refuse)?;
         Ok(())
@@ -216,13 +222,13 @@ impl Wallets {
 }
 
 fn bad_request(error: StoreError) -> Rejection {
-    Rejection::new(codes::BAD_REQUEST, error.to_string())
+    Rejection::new(RejectionCode::BadRequest.as_str(), error.to_string())
 }
 
 fn internal(error: impl std::fmt::Display) -> Rejection {
     tracing::error!(error = %error, "co-signer storage failure");
     Rejection::new(
-        codes::INTERNAL,
+        RejectionCode::Internal.as_str(),
         "the co-signer could not read its share; see its logs",
     )
 }

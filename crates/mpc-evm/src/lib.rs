@@ -1,10 +1,11 @@
 //! EVM side of the MPC wallet: tx.json, signing digests (transactions,
-//! EIP-191, EIP-712), signed raw transactions, signature checks, JSON-RPC and
-//! the broadcast queue contract. Knows nothing of MPC: it turns requests into
+//! EIP-191, EIP-712), signed raw transactions, signature checks and JSON-RPC. Knows nothing of MPC: it turns requests into
 //! 32-byte digests and (digest, signature) back into Ethereum artefacts.
 
-pub mod broadcast;
+pub mod authorization;
+mod encoding;
 pub mod erc20;
+mod fields;
 pub mod message;
 mod number;
 pub mod raw;
@@ -12,9 +13,14 @@ pub mod rpc;
 pub mod tx;
 pub mod verify;
 
-pub use alloy::primitives::{Address, Bytes, Signature, B256, U256};
+pub use alloy::consensus::TxType;
+pub use alloy::eips::eip2930::{AccessList, AccessListItem};
+pub use alloy::eips::eip7702::SignedAuthorization;
+pub use alloy::primitives::{Address, Bytes, Signature, TxKind, B256, U256};
+pub use authorization::{signed_authorization_json, AuthorizationRequest};
 pub use message::{message_v, personal_message_hash, typed_data_hash, PayloadError, SignPayload};
+pub use number::parse_amount;
 pub use raw::{decode_raw_tx, parse_raw_tx_hex, RawTx, RawTxError};
 pub use rpc::{EvmRpc, Receipt, RpcError};
-pub use tx::{DraftFees, Fees, SignedTx, TxDraft, TxError, TxPolicy, TxRequest};
+pub use tx::{DraftFees, Fees, SignedTx, TxDraft, TxError, TxPolicy, TxRequest, UnsignedTxError};
 pub use verify::{recover_signer, verify_signer, VerifyError};

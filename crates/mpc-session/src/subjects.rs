@@ -1,6 +1,5 @@
 //! The versioned NATS subject map (mirrored in `nats/users.conf`).
 
-use std::borrow::Cow;
 use std::fmt;
 
 use mpc_protocol::Party;
@@ -28,32 +27,49 @@ fn check_token(what: &'static str, value: &str) -> Result<(), SessionError> {
     Ok(())
 }
 
-/// A co-signer operation, one subject token (`keygen`, `sign`, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Op(Cow<'static, str>);
+/// A co-signer operation: the last token of its request subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// A new wallet's distributed key generation.
+    Keygen,
+    /// A signature.
+    Sign,
+    /// A key refresh (rotation).
+    Refresh,
+    /// Answered by [`serve`](crate::serve) itself with `{status, version}`.
+    Health,
+    /// Answered by [`serve`](crate::serve) itself with the co-signer's static key.
+    Hello,
+}
 
 impl Op {
-    pub const KEYGEN: Op = Op(Cow::Borrowed("keygen"));
-    pub const SIGN: Op = Op(Cow::Borrowed("sign"));
-    pub const REFRESH: Op = Op(Cow::Borrowed("refresh"));
-    /// Answered by [`serve`](crate::serve) itself with `{status, version}`.
-    pub const HEALTH: Op = Op(Cow::Borrowed("health"));
-    /// Answered by [`serve`](crate::serve) itself with the co-signer's static key.
-    pub const HELLO: Op = Op(Cow::Borrowed("hello"));
+    const ALL: [Op; 5] = [Op::Keygen, Op::Sign, Op::Refresh, Op::Health, Op::Hello];
 
-    pub fn new(name: &str) -> Result<Op, SessionError> {
-        check_token("operation", name)?;
-        Ok(Op(Cow::Owned(name.to_owned())))
+    /// The op a subject token names, if any.
+    pub fn parse(token: &str) -> Option<Op> {
+        Self::ALL.into_iter().find(|op| op.as_str() == token)
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The subject token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Keygen => "keygen",
+            Op::Sign => "sign",
+            Op::Refresh => "refresh",
+            Op::Health => "health",
+            Op::Hello => "hello",
+        }
+    }
+
+    /// Whether the op opens a session (rather than being answered at once).
+    pub fn opens_session(self) -> bool {
+        matches!(self, Op::Keygen | Op::Sign | Op::Refresh)
     }
 }
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -131,7 +147,7 @@ mod tests {
     #[test]
     fn builds_versioned_subjects() {
         let sid = SessionId::parse("abc-1").unwrap();
-        assert_eq!(request(&Op::SIGN), "mpc.v1.cosigner.sign");
+        assert_eq!(request(&Op::Sign), "mpc.v1.cosigner.sign");
         assert_eq!(session(&sid, Party::Client), "mpc.v1.session.abc-1.client");
         assert_eq!(session_all(&sid), "mpc.v1.session.abc-1.>");
     }
@@ -140,8 +156,16 @@ mod tests {
     fn refuses_tokens_that_would_change_the_subject() {
         for bad in ["", "a.b", "*", ">", "a b", &"x".repeat(65)] {
             assert!(SessionId::parse(bad).is_err(), "{bad:?}");
-            assert!(Op::new(bad).is_err(), "{bad:?}");
+            assert!(Op::parse(bad).is_none(), "{bad:?}");
         }
         assert_eq!(SessionId::random().as_str().len(), 32);
+    }
+
+    #[test]
+    fn every_op_round_trips_through_its_token() {
+        for op in Op::ALL {
+            assert_eq!(Op::parse(op.as_str()), Some(op));
+        }
+        assert_eq!(Op::parse("Sign"), None);
     }
 }

@@ -112,3 +112,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })
     }
 }
+
+impl From<mpc_client::Error> for HttpError {
+    fn from(error: mpc_client::Error) -> Self {
+        CliError::from(error).into()
+    }
+}

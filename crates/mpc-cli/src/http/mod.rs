@@ -1,5 +1,5 @@
 //! `mpc serve`: the client side over local HTTP, JSON in and out. Every
-//! operation goes through `wallet::Client`, exactly as the CLI's; this module
+//! operation goes through the client library, exactly as the CLI's; this module
 //! adds only transport: routes, bearer token, request ids, error statuses.
 //! The contract is docs/openapi.yaml, served at `GET /openapi.yaml`.
 
@@ -7,6 +7,7 @@ mod error;
 mod keygen;
 mod routes;
 mod token;
+mod wallets;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,20 +20,22 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use mpc_client::{Connection, Share, Wallet};
 use mpc_store::{KeySource, KeySourceDescriptor, Passphrase, ResolvedKeySource};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::client_share::{self, ClientShare};
+use crate::commands::blocking;
 use crate::output::{print_result, CliError, ExitCode};
-use crate::wallet::{blocking, Client, Settings};
+use crate::settings::Settings;
 use error::HttpError;
 use keygen::Keygens;
 use token::Token;
+use wallets::{FileStamp, OpenWallets};
 
 /// Everything the handlers share for the server's lifetime.
 pub struct Server {
-    client: Client,
+    connection: Connection,
     settings: Settings,
     default_share: PathBuf,
     /// From MPC_PASSPHRASE[_FILE], read once at start: the server never prompts.
@@ -40,6 +43,7 @@ pub struct Server {
     key_source: Option<&'static str>,
     token: Token,
     keygens: Keygens,
+    wallets: OpenWallets,
 }
 
 /// Serves until SIGINT or SIGTERM. Prints `{listen, token_file, share}` once
@@ -58,7 +62,7 @@ pub async fn serve(
         // A share the server could never open is a startup error, not a surprise later.
         passphrase_for(&share, passphrase.as_ref()).await?;
     }
-    let client = Client::connect(settings).await?;
+    let connection = settings.connect().await?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::new(
             "listen_failed",
@@ -72,13 +76,14 @@ pub async fn serve(
     }
     let token_file = token.path.clone();
     let server = Arc::new(Server {
-        client,
+        connection,
         settings: settings.clone(),
         default_share: share.clone(),
         passphrase,
         key_source,
         token,
         keygens: Keygens::default(),
+        wallets: OpenWallets::default(),
     });
     tracing::info!(listen = %local, "serving the HTTP API");
     let started = json!({"listen": local.to_string(), "token_file": token_file, "share": share});
@@ -170,10 +175,20 @@ impl Server {
         passphrase_for(path, self.passphrase.as_ref()).await
     }
 
-    async fn load_share(&self, path: &Path) -> Result<ClientShare, CliError> {
+    /// The wallet of the share at `path`, opened once and kept while the
+    /// file stays the same, so requests do not re-run Argon2id.
+    async fn wallet(&self, path: &Path) -> Result<Arc<Wallet>, CliError> {
+        if let Some(wallet) = self.wallets.get(path) {
+            return Ok(wallet);
+        }
+        let stamp = FileStamp::of(path);
         let passphrase = self.passphrase_for(path).await?;
-        let path = path.to_owned();
-        blocking(move || client_share::load(&path, passphrase.as_ref())).await
+        let share = Share::open(path, passphrase).await?;
+        let wallet = Arc::new(Wallet::new(self.connection.clone(), share));
+        if let Some(stamp) = stamp {
+            self.wallets.insert(path, stamp, Arc::clone(&wallet));
+        }
+        Ok(wallet)
     }
 }
 

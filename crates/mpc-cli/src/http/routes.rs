@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use mpc_client::Account;
 use mpc_evm::{SignPayload, TxDraft, TxPolicy};
 use mpc_store::Overwrite;
 use serde::Deserialize;
@@ -16,8 +17,9 @@ use serde_json::{json, Value};
 
 use super::error::{HttpError, JsonBody};
 use super::Server;
+use crate::commands::blocking;
 use crate::output::{CliError, ExitCode};
-use crate::wallet::{self, blocking};
+use crate::views::{BroadcastView, HealthView, KeygenView, SignView};
 
 pub const OPENAPI: &str = include_str!("../../../../docs/openapi.yaml");
 
@@ -36,12 +38,12 @@ pub async fn openapi() -> impl IntoResponse {
 /// 200 only while broker and co-signer answer; any failure, a timeout
 /// included, is 503 so that probes read it as "not ready".
 pub async fn healthz(State(server): State<Arc<Server>>) -> Reply {
-    let health = server.client.health().await.map_err(|error| {
-        let mut error = HttpError::from(error);
+    let health = server.connection.health().await.map_err(|error| {
+        let mut error = HttpError::from(CliError::from(error));
         error.status = StatusCode::SERVICE_UNAVAILABLE;
         error
     })?;
-    reply(&health)
+    reply(&HealthView::from(health))
 }
 
 #[derive(Deserialize)]
@@ -67,11 +69,11 @@ pub async fn keygen_init(
     let key_source = blocking(move || super::new_share_key_source(explicit)).await?;
     let (task_server, target) = (server.clone(), out.clone());
     let session_id = server.keygens.start(&out, async move {
-        let output = task_server
-            .client
-            .keygen(&target, overwrite, key_source)
+        let (_, outcome) = task_server
+            .connection
+            .keygen(&target, key_source, overwrite)
             .await?;
-        Ok(serde_json::to_value(output).expect("results are plain JSON"))
+        Ok(serde_json::to_value(KeygenView::from(outcome)).expect("results are plain JSON"))
     })?;
     // Only the id, so this response can be POSTed as is to /keygen/complete.
     reply(&json!({"session_id": session_id}))
@@ -105,10 +107,13 @@ pub async fn address(
     State(server): State<Arc<Server>>,
     JsonBody(body): JsonBody<AddressBody>,
 ) -> Reply {
-    let path = wallet::account_path(body.index)?;
-    let share = server.load_share(&server.share_path(body.share)).await?;
-    let address = wallet::derive_address(&share, &path)?;
-    reply(&json!({"address": address, "index": body.index, "path": path.to_string()}))
+    let account = Account::from_index(body.index);
+    let wallet = server.wallet(&server.share_path(body.share)).await?;
+    let address = wallet.address(account)?;
+    let path = account.path()?;
+    reply(
+        &json!({"address": address.to_checksum(None), "index": body.index, "path": path.to_string()}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -125,9 +130,10 @@ pub async fn tx_prepare(
     JsonBody(body): JsonBody<PrepareBody>,
 ) -> Reply {
     let draft = TxDraft::from_value(&body.tx).map_err(CliError::from)?;
-    let path = wallet::account_path(body.index)?;
-    let share = server.load_share(&server.share_path(body.share)).await?;
-    let prepared = wallet::prepare_tx(&server.settings, &share, draft, &path).await?;
+    let wallet = server.wallet(&server.share_path(body.share)).await?;
+    let prepared = wallet
+        .prepare_transaction(draft, Account::from_index(body.index))
+        .await?;
     reply(&json!({
         "tx": prepared.to_json(),
         "tx_hash": format!("0x{}", hex::encode(prepared.signing_hash())),
@@ -151,8 +157,10 @@ impl SignBody {
                 let request = TxDraft::from_value(&tx)?.complete(&TxPolicy::new(chain_id))?;
                 Ok(SignPayload::Transaction(request))
             }
-            (None, Some(message), None) => Ok(wallet::personal_message(&message)),
-            (None, None, Some(typed)) => wallet::typed_data(typed),
+            (None, Some(message), None) => Ok(SignPayload::PersonalMessage(
+                mpc_client::personal_message_bytes(&message).into(),
+            )),
+            (None, None, Some(typed)) => Ok(mpc_client::typed_data_payload(typed)?),
             _ => Err(CliError::new(
                 "nothing_to_sign",
                 ExitCode::Usage,
@@ -166,15 +174,17 @@ pub async fn tx_sign(
     State(server): State<Arc<Server>>,
     JsonBody(body): JsonBody<SignBody>,
 ) -> Reply {
-    let path = wallet::account_path(body.index)?;
+    let account = Account::from_index(body.index);
     let share_path = server.share_path(body.share.clone());
     let payload = body.payload(server.settings.chain_id)?;
-    let passphrase = server.passphrase_for(&share_path).await?;
-    let output = server
-        .client
-        .sign_share_file(&share_path, passphrase, payload, &path)
-        .await?;
-    reply(&output)
+    let connection = &server.connection;
+    if let (SignPayload::Transaction(_), true) = (&payload, connection.has_rpc()) {
+        // Checks the node's eth_chainId against the configured chain id.
+        connection.rpc("checking the chain").await?;
+    }
+    let wallet = server.wallet(&share_path).await?;
+    let signed = wallet.sign(payload, account).await?;
+    reply(&SignView::from(&signed))
 }
 
 fn wait_by_default() -> bool {
@@ -201,7 +211,8 @@ pub async fn tx_broadcast(
     let wait = body
         .wait
         .then(|| Duration::from_secs(body.wait_timeout_secs.unwrap_or(DEFAULT_WAIT_SECS)));
-    reply(&server.client.broadcast(&raw, wait).await?)
+    let broadcast = server.connection.broadcast(&raw, wait).await?;
+    reply(&BroadcastView::from(broadcast))
 }
 
 pub async fn not_found() -> HttpError {

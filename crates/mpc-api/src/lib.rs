@@ -1,8 +1,18 @@
-//! The contract between `mpc` and `mpc-cosigner`: the request bodies each
-//! session opens with (inside the first Noise handshake message, so only the
-//! co-signer reads them), the stable rejection codes, and the confirmation
-//! rounds that follow the protocol so that neither side keeps a share the
-//! other side does not have.
+//! The contracts between the wallet's processes, as data:
+//!
+//! - client ↔ co-signer: the request bodies each session opens with (inside
+//!   the first Noise handshake message, so only the co-signer reads them), the
+//!   stable [`RejectionCode`]s, and the confirmation rounds that follow the
+//!   protocol so that neither side keeps a share the other side does not have;
+//! - client ↔ broadcaster: the JetStream work queue signed transactions go
+//!   into and the result each one gets ([`broadcast`]).
+//!
+//! Types and subjects only: no file format, no protocol logic.
+
+pub mod broadcast;
+mod codes;
+
+pub use codes::RejectionCode;
 
 use mpc_evm::SignPayload;
 use mpc_protocol::{ChannelError, PeerChannel, Round};
@@ -14,46 +24,6 @@ use zeroize::Zeroizing;
 /// The threshold protocol both sides run; recorded in share metadata so a
 /// future backend can tell its shares apart.
 pub const PROTOCOL: &str = "dkls23";
-
-/// How each side records a new wallet: the share header (authenticated by the
-/// file's AEAD) pins the other party's Noise identity and names the protocol.
-pub mod pairing {
-    use std::collections::BTreeMap;
-
-    use mpc_protocol::KeyShare;
-    use mpc_store::{ShareInfo, ShareMeta, ShareParty};
-
-    use super::PROTOCOL;
-
-    /// Header metadata key of the pinned peer identity (hex X25519 key).
-    pub const PEER_IDENTITY: &str = "peer_identity";
-    const PROTOCOL_KEY: &str = "protocol";
-
-    /// The header of a new wallet's share, pinning `peer_identity`.
-    pub fn new_share_meta(
-        wallet_id: &str,
-        party: ShareParty,
-        share: &KeyShare,
-        peer_identity: &[u8; 32],
-    ) -> ShareMeta {
-        ShareMeta {
-            wallet_id: wallet_id.to_owned(),
-            party,
-            share_version: 0,
-            public_key: hex::encode(share.public_key().to_compressed()),
-            metadata: BTreeMap::from([
-                (PEER_IDENTITY.to_owned(), hex::encode(peer_identity)),
-                (PROTOCOL_KEY.to_owned(), PROTOCOL.to_owned()),
-            ]),
-        }
-    }
-
-    /// The peer identity pinned in a loaded share's header.
-    pub fn pinned_peer(info: &ShareInfo) -> Option<[u8; 32]> {
-        let bytes = hex::decode(info.metadata.get(PEER_IDENTITY)?).ok()?;
-        bytes.try_into().ok()
-    }
-}
 
 /// Opens a keygen session for a new wallet id chosen by the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,36 +141,6 @@ pub async fn recv_confirm<C: PeerChannel>(
         });
     }
     Ok(())
-}
-
-/// Stable codes of the co-signer's rejections (`Rejection::code`).
-pub mod codes {
-    /// No wallet with this id on the co-signer.
-    pub const UNKNOWN_WALLET: &str = "unknown_wallet";
-    /// Keygen for a wallet id the co-signer already holds.
-    pub const WALLET_EXISTS: &str = "wallet_exists";
-    /// The wallet is locked after a peer misbehaved.
-    pub const WALLET_LOCKED: &str = "wallet_locked";
-    /// Another session on this wallet is running.
-    pub const BUSY: &str = "busy";
-    /// The co-signer holds a newer share version than the client sent: a
-    /// refresh completed on its side; the client must promote its staged share.
-    pub const CLIENT_SHARE_OUTDATED: &str = "client_share_outdated";
-    /// The client sent a share version the co-signer never had.
-    pub const SHARE_VERSION_MISMATCH: &str = "share_version_mismatch";
-    /// The payload does not pass the co-signer's own validation.
-    pub const INVALID_PAYLOAD: &str = "invalid_payload";
-    /// The request body could not be decoded.
-    pub const BAD_REQUEST: &str = "bad_request";
-    /// The request was authenticated with a client key other than the one
-    /// pinned for the wallet at keygen.
-    pub const WRONG_CLIENT: &str = "wrong_client";
-    /// The session id was already used: a replayed request.
-    pub const SESSION_REPLAYED: &str = "session_replayed";
-    /// An op the co-signer does not serve.
-    pub const UNKNOWN_OP: &str = "unknown_op";
-    /// The co-signer failed on its side (storage, keyring).
-    pub const INTERNAL: &str = "internal";
 }
 
 /// A body that could not be decoded.

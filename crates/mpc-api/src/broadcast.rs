@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use alloy::primitives::B256;
 use async_nats::jetstream::{self, stream};
 use futures::StreamExt;
+use mpc_evm::B256;
 use serde::{Deserialize, Serialize};
 
-use crate::raw::{decode_raw_tx, RawTxError};
+use mpc_evm::{decode_raw_tx, RawTxError};
 
 pub const STREAM_NAME: &str = "MPC_BROADCAST";
 pub const SUBMIT_SUBJECT: &str = "mpc.v1.broadcast.submit";

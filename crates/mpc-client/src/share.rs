@@ -5,15 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use mpc_cosigner_api::pairing;
+use mpc_api::PROTOCOL;
 use mpc_protocol::KeyShare;
 use mpc_session::Identity;
-use mpc_store::{Expect, KeySource, Overwrite, Passphrase, ShareParty};
+use mpc_store::{pairing, Expect, KeySource, Overwrite, Passphrase, ShareInfo, ShareParty};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use zeroize::Zeroizing;
 
-use crate::output::{CliError, ExitCode};
+use crate::error::{Error, Result};
 
 /// The plaintext of a client share file.
 #[derive(Serialize, Deserialize)]
@@ -31,7 +31,7 @@ impl Drop for Secrets {
 }
 
 /// A decrypted client share, ready for a session.
-pub struct ClientShare {
+pub(crate) struct ClientShare {
     pub path: PathBuf,
     pub wallet_id: String,
     pub version: u32,
@@ -50,23 +50,15 @@ fn plaintext(share: &KeyShare, identity: &Identity) -> Zeroizing<Vec<u8>> {
     out
 }
 
-fn corrupt(path: &Path, detail: impl std::fmt::Display) -> CliError {
-    CliError::new(
-        "share_corrupt",
-        ExitCode::Share,
-        format!(
-            "{} decrypted but its content is unusable ({detail}); restore it from a backup",
-            path.display()
-        ),
-    )
+fn corrupt(path: &Path, detail: impl std::fmt::Display) -> Error {
+    Error::ShareCorrupt {
+        path: path.to_owned(),
+        detail: detail.to_string(),
+    }
 }
 
 /// Parses a decrypted client share (also used to verify backups).
-pub fn parse(
-    path: &Path,
-    info: &mpc_store::ShareInfo,
-    bytes: &[u8],
-) -> Result<ClientShare, CliError> {
+pub(crate) fn parse(path: &Path, info: &ShareInfo, bytes: &[u8]) -> Result<ClientShare> {
     let secrets: Secrets = ciborium::from_reader(bytes).map_err(|e| corrupt(path, e))?;
     let share = KeyShare::from_cbor(&secrets.key_share).map_err(|e| corrupt(path, e))?;
     let identity_bytes: &[u8; 32] = secrets
@@ -94,7 +86,7 @@ pub fn parse(
 }
 
 /// Writes a new wallet's client share.
-pub fn save_new(
+pub(crate) fn save_new(
     path: &Path,
     wallet_id: &str,
     share: &KeyShare,
@@ -102,25 +94,31 @@ pub fn save_new(
     cosigner_pub: &[u8; 32],
     source: &KeySource,
     overwrite: Overwrite,
-) -> Result<(), CliError> {
-    let meta = pairing::new_share_meta(wallet_id, ShareParty::Client, share, cosigner_pub);
+) -> Result<()> {
+    let meta = pairing::new_share_meta(
+        wallet_id,
+        ShareParty::Client,
+        &share.public_key().to_compressed(),
+        PROTOCOL,
+        cosigner_pub,
+    );
     mpc_store::save_share(path, &meta, &plaintext(share, identity), source, overwrite)?;
     Ok(())
 }
 
 /// Loads a client share for use; a locked wallet is refused.
-pub fn load(path: &Path, passphrase: Option<&Passphrase>) -> Result<ClientShare, CliError> {
+pub(crate) fn load(path: &Path, passphrase: Option<&Passphrase>) -> Result<ClientShare> {
     let loaded = mpc_store::load_unlocked(path, Expect::party(ShareParty::Client), passphrase)?;
     parse(path, &loaded.info, &loaded.plaintext)
 }
 
 /// Stages a refreshed share beside the current one (same key, same identity).
-pub fn stage_refreshed(
+pub(crate) fn stage_refreshed(
     current: &ClientShare,
     new_share: &KeyShare,
     new_version: u32,
     passphrase: Option<&Passphrase>,
-) -> Result<(), CliError> {
+) -> Result<()> {
     mpc_store::stage_next(
         &current.path,
         &plaintext(new_share, &current.identity),

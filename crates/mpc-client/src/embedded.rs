@@ -1,10 +1,10 @@
-//! The embedded default: with no broker configured, `mpc` starts a local
-//! nats-server and co-signer (and the broadcaster when an RPC URL is set) for
-//! the duration of one command. State lives under `$MPC_HOME`, so the
+//! The embedded default (an explicit opt-in of [`ConnectionBuilder`](crate::ConnectionBuilder)):
+//! a local nats-server and co-signer (and the broadcaster when an RPC URL is
+//! set) for the lifetime of one connection. State lives under `$MPC_HOME`, so the
 //! co-signer's shares and the broadcast queue survive between commands.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::output::{CliError, ExitCode};
+use crate::error::{Error, Result};
 
 const SERVER_CONF: &str = include_str!("../../../nats/server.conf");
 const USERS_CONF: &str = include_str!("../../../nats/users.conf");
@@ -33,22 +33,29 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts the broker and co-signer; the broadcaster too when `rpc_url` is given.
-    pub fn start(home: &Path, rpc_url: Option<&str>, chain_id: u64) -> Result<Self, CliError> {
+    pub fn start(home: &Path, rpc_url: Option<&str>, chain_id: u64) -> Result<Self> {
         let broker_dir = home.join("broker");
         fs::create_dir_all(broker_dir.join("jetstream")).map_err(io_error(&broker_dir))?;
         fs::write(broker_dir.join("server.conf"), SERVER_CONF).map_err(io_error(&broker_dir))?;
         fs::write(broker_dir.join("users.conf"), USERS_CONF).map_err(io_error(&broker_dir))?;
         let passwords = load_or_create_passwords(&broker_dir.join("passwords.json"))?;
 
-        let port = free_port()?;
+        let ports_dir = broker_dir.join("ports");
+        // Files of earlier runs would name ports that are gone.
+        let _ = fs::remove_dir_all(&ports_dir);
+        fs::create_dir_all(&ports_dir).map_err(io_error(&ports_dir))?;
         let mut embedded = Embedded {
             children: Vec::new(),
-            client_url: url("client", &passwords.client, port),
+            client_url: String::new(),
         };
         let mut nats = Command::new(find_program("nats-server", "MPC_NATS_SERVER")?);
+        // -p -1: the server picks a free port and writes it to the ports file,
+        // so no other process can take it between choosing and binding.
         nats.arg("-c")
             .arg(broker_dir.join("server.conf"))
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(&ports_dir)
+            .arg("-sd")
             .arg(broker_dir.join("jetstream"))
             .env("MPC_NATS_CLIENT_PASSWORD", &passwords.client)
             .env("MPC_NATS_COSIGNER_PASSWORD", &passwords.cosigner)
@@ -56,7 +63,8 @@ impl Embedded {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         embedded.spawn("nats-server", &mut nats)?;
-        embedded.wait_for_broker(port)?;
+        let port = embedded.wait_for_broker(&ports_dir)?;
+        embedded.client_url = url("client", &passwords.client, port);
 
         let cosigner_dir = home.join("cosigner");
         fs::create_dir_all(&cosigner_dir).map_err(io_error(&cosigner_dir))?;
@@ -103,41 +111,47 @@ impl Embedded {
         })
     }
 
-    fn spawn(&mut self, name: &'static str, command: &mut Command) -> Result<(), CliError> {
-        let child = command.spawn().map_err(|e| {
-            CliError::new(
-                "embedded_start_failed",
-                ExitCode::Unreachable,
-                format!("could not start the embedded {name}: {e}"),
-            )
-        })?;
+    fn spawn(&mut self, name: &'static str, command: &mut Command) -> Result<()> {
+        let child = command
+            .spawn()
+            .map_err(|e| Error::Embedded(format!("could not start the embedded {name}: {e}")))?;
         self.children.push((name, child));
         Ok(())
     }
 
-    fn wait_for_broker(&mut self, port: u16) -> Result<(), CliError> {
+    /// Waits until the broker wrote its ports file and accepts connections.
+    fn wait_for_broker(&mut self, ports_dir: &Path) -> Result<u16> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
+            if let Some(port) = reported_port(ports_dir) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(port);
+                }
             }
             if let Some((_, nats)) = self.children.first_mut() {
                 if let Ok(Some(status)) = nats.try_wait() {
-                    return Err(CliError::new(
-                        "embedded_start_failed",
-                        ExitCode::Unreachable,
-                        format!("the embedded nats-server exited at start ({status})"),
-                    ));
+                    return Err(Error::Embedded(format!(
+                        "the embedded nats-server exited at start ({status})"
+                    )));
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(CliError::new(
-            "embedded_start_failed",
-            ExitCode::Unreachable,
-            "the embedded nats-server did not start listening within 10 s",
+        Err(Error::Embedded(
+            "the embedded nats-server did not start listening within 10 s".to_owned(),
         ))
     }
+}
+
+/// The client port in the ports file nats-server writes (`{"nats": ["nats://127.0.0.1:PORT"]}`).
+fn reported_port(ports_dir: &Path) -> Option<u16> {
+    #[derive(Deserialize)]
+    struct Ports {
+        nats: Vec<String>,
+    }
+    let entry = fs::read_dir(ports_dir).ok()?.flatten().next()?;
+    let ports: Ports = serde_json::from_str(&fs::read_to_string(entry.path()).ok()?).ok()?;
+    ports.nats.first()?.rsplit(':').next()?.parse().ok()
 }
 
 impl Drop for Embedded {
@@ -153,18 +167,14 @@ fn url(user: &str, password: &str, port: u16) -> String {
     format!("nats://{user}:{password}@127.0.0.1:{port}")
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
-    move |e| CliError::new("io", ExitCode::Failure, format!("{}: {e}", path.display()))
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
-fn free_port() -> Result<u16, CliError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| CliError::new("io", ExitCode::Failure, format!("no free local port: {e}")))
-}
-
-fn log_file(home: &Path, name: &str) -> Result<fs::File, CliError> {
+fn log_file(home: &Path, name: &str) -> Result<fs::File> {
     let path = home.join(name);
     fs::OpenOptions::new()
         .create(true)
@@ -173,7 +183,7 @@ fn log_file(home: &Path, name: &str) -> Result<fs::File, CliError> {
         .map_err(io_error(&path))
 }
 
-fn load_or_create_passwords(path: &Path) -> Result<BrokerPasswords, CliError> {
+fn load_or_create_passwords(path: &Path) -> Result<BrokerPasswords> {
     if let Ok(text) = fs::read_to_string(path) {
         if let Ok(passwords) = serde_json::from_str(&text) {
             return Ok(passwords);
@@ -192,7 +202,7 @@ fn load_or_create_passwords(path: &Path) -> Result<BrokerPasswords, CliError> {
 /// The embedded co-signer is a local stand-in for a co-signer on another
 /// machine: its shares are encrypted under a random passphrase kept 0600 in its
 /// own folder. A real deployment runs `mpc-cosigner` elsewhere with its keyring.
-fn cosigner_passphrase(dir: &Path) -> Result<PathBuf, CliError> {
+fn cosigner_passphrase(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("passphrase");
     if !path.exists() {
         write_private(&path, random_secret().as_bytes()).map_err(io_error(&path))?;
@@ -221,7 +231,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 /// A program from `$env_var`, else `PATH`.
-fn find_program(name: &str, env_var: &str) -> Result<PathBuf, CliError> {
+fn find_program(name: &str, env_var: &str) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(env_var) {
         return Ok(PathBuf::from(path));
     }
@@ -231,19 +241,15 @@ fn find_program(name: &str, env_var: &str) -> Result<PathBuf, CliError> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file());
     on_path.ok_or_else(|| {
-        CliError::new(
-            "embedded_start_failed",
-            ExitCode::Unreachable,
-            format!(
-                "{name} not found: set MPC_NATS_URL to use a running broker, or install it \
-                 (scripts/install-tools) and put .tools/bin on PATH (or set {env_var})"
-            ),
-        )
+        Error::Embedded(format!(
+            "{name} not found: set MPC_NATS_URL to use a running broker, or install it \
+             (scripts/install-tools) and put .tools/bin on PATH (or set {env_var})"
+        ))
     })
 }
 
 /// A worker process that inherits nothing of the client's secrets or key source.
-fn worker(name: &str) -> Result<Command, CliError> {
+fn worker(name: &str) -> Result<Command> {
     let mut command = Command::new(sibling_program(name)?);
     for variable in [
         "MPC_PASSPHRASE",
@@ -257,9 +263,8 @@ fn worker(name: &str) -> Result<Command, CliError> {
 }
 
 /// A worker binary installed next to `mpc` (as cargo and `cargo install` place them).
-fn sibling_program(name: &str) -> Result<PathBuf, CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::new("io", ExitCode::Failure, format!("current executable: {e}")))?;
+fn sibling_program(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(io_error(Path::new("current executable")))?;
     let candidate = exe.with_file_name(name);
     if candidate.is_file() {
         return Ok(candidate);

@@ -1,0 +1,59 @@
+//! Wallets `mpc serve` has opened, keyed by share file. An entry is used only
+//! while the file is unchanged (every share write is a rename, so a rotated,
+//! replaced or restored share has another modification time or size).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use mpc_client::Wallet;
+
+/// How a share file looked when it was opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    modified: SystemTime,
+    len: u64,
+}
+
+impl FileStamp {
+    /// The file as it is now; taken before opening it, so a change during
+    /// the open makes the entry stale rather than wrong.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            modified: metadata.modified().ok()?,
+            len: metadata.len(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct OpenWallets {
+    wallets: Mutex<HashMap<PathBuf, (FileStamp, Arc<Wallet>)>>,
+}
+
+impl OpenWallets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, Arc<Wallet>)>> {
+        self.wallets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The wallet opened from `path`, if the file is still the one it was opened from.
+    pub fn get(&self, path: &Path) -> Option<Arc<Wallet>> {
+        let stamp = FileStamp::of(path)?;
+        let mut wallets = self.lock();
+        match wallets.get(path) {
+            Some((opened, wallet)) if *opened == stamp => Some(Arc::clone(wallet)),
+            Some(_) => {
+                wallets.remove(path);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps `wallet`, opened from `path` when the file was `stamp`.
+    pub fn insert(&self, path: &Path, stamp: FileStamp, wallet: Arc<Wallet>) {
+        self.lock().insert(path.to_owned(), (stamp, wallet));
+    }
+}

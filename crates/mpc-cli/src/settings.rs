@@ -1,0 +1,44 @@
+//! Where and how the CLI reaches the broker, the co-signer and the chain,
+//! from its flags and environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mpc_client::Connection;
+
+use crate::output::CliError;
+
+/// The global settings of one `mpc` invocation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub home: PathBuf,
+    pub nats_url: Option<String>,
+    pub rpc_url: Option<String>,
+    pub chain_id: u64,
+    pub round_timeout: Duration,
+}
+
+impl Settings {
+    /// `$MPC_HOME`, else the user's data dir.
+    pub fn default_home() -> PathBuf {
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("mpc-wallet")
+    }
+
+    /// Connects to `MPC_NATS_URL`, or (the CLI's default) starts the
+    /// embedded broker and co-signer under the home folder.
+    pub async fn connect(&self) -> Result<Connection, CliError> {
+        let mut builder = Connection::builder()
+            .chain_id(self.chain_id)
+            .round_timeout(self.round_timeout);
+        if let Some(rpc_url) = &self.rpc_url {
+            builder = builder.rpc_url(rpc_url);
+        }
+        builder = match &self.nats_url {
+            Some(url) => builder.nats_url(url),
+            None => builder.embedded(&self.home),
+        };
+        Ok(builder.connect().await?)
+    }
+}

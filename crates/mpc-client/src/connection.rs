@@ -1,0 +1,467 @@
+//! A connection to the broker, and through it to the co-signer and the
+//! broadcaster. Cheap to clone: every clone shares one NATS connection (and,
+//! with the embedded default, one set of local services).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription};
+use mpc_api::{
+    decode, encode, recv_confirm, rounds, Accepted, KeygenRequest, RejectionCode, PROTOCOL,
+};
+use mpc_evm::{EvmRpc, B256};
+use mpc_protocol::{Dkls23, Party, SessionContext, ThresholdSigner};
+use mpc_session::{Identity, NatsPeerChannel, Op, SessionClient, SessionConfig, SessionId};
+use mpc_store::{KeySource, Overwrite, Passphrase};
+use serde::Serialize;
+
+use crate::embedded::Embedded;
+use crate::error::{Error, Result};
+use crate::share;
+use crate::wallet::{Share, Wallet};
+
+/// The chain a default connection expects: Sepolia.
+pub const DEFAULT_CHAIN_ID: u64 = 11_155_111;
+
+/// How a [`Connection`] is made. Either a broker URL or the embedded default
+/// must be chosen: nothing is started behind a caller's back.
+///
+/// ```no_run
+/// # async fn run() -> mpc_client::Result<()> {
+/// use std::time::Duration;
+///
+/// let connection = mpc_client::Connection::builder()
+///     .nats_url("nats://client:secret@127.0.0.1:4222")
+///     .rpc_url("http://127.0.0.1:8545")
+///     .chain_id(11155111)
+///     .round_timeout(Duration::from_secs(10))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectionBuilder {
+    broker: Option<Broker>,
+    rpc_url: Option<String>,
+    chain_id: u64,
+    round_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Broker {
+    Url(String),
+    /// Start a local broker and co-signer with their state under this folder.
+    Embedded(PathBuf),
+}
+
+impl Default for ConnectionBuilder {
+    fn default() -> Self {
+        ConnectionBuilder {
+            broker: None,
+            rpc_url: None,
+            chain_id: DEFAULT_CHAIN_ID,
+            round_timeout: SessionConfig::default().round_timeout,
+        }
+    }
+}
+
+impl ConnectionBuilder {
+    /// The broker: `nats://user:password@host:port`, comma-separated for a cluster.
+    pub fn nats_url(mut self, url: impl Into<String>) -> Self {
+        self.broker = Some(Broker::Url(url.into()));
+        self
+    }
+
+    /// Opt in to the embedded default: start a local nats-server and
+    /// co-signer (and the broadcaster, when an RPC URL is set), keeping their
+    /// state under `home`. For development and demos; a real deployment runs
+    /// the co-signer on another machine.
+    pub fn embedded(mut self, home: impl Into<PathBuf>) -> Self {
+        self.broker = Some(Broker::Embedded(home.into()));
+        self
+    }
+
+    /// The EVM JSON-RPC URL, for preparing transactions and checking the chain.
+    pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
+        self.rpc_url = Some(url.into());
+        self
+    }
+
+    /// The chain every transaction must be for (default Sepolia, 11155111).
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = chain_id;
+        self
+    }
+
+    /// How long to wait for the co-signer in each protocol round.
+    pub fn round_timeout(mut self, timeout: Duration) -> Self {
+        self.round_timeout = timeout;
+        self
+    }
+
+    /// Connects (starting the embedded services if chosen).
+    pub async fn connect(self) -> Result<Connection> {
+        let (url, embedded) = match &self.broker {
+            Some(Broker::Url(url)) => (url.clone(), None),
+            Some(Broker::Embedded(home)) => {
+                let (home, rpc_url, chain_id) = (home.clone(), self.rpc_url.clone(), self.chain_id);
+                let embedded =
+                    blocking(move || Embedded::start(&home, rpc_url.as_deref(), chain_id)).await?;
+                (embedded.client_url().to_owned(), Some(embedded))
+            }
+            None => return Err(Error::Embedded(
+                "no broker chosen: give a NATS URL, or opt in to the embedded broker and co-signer"
+                    .to_owned(),
+            )),
+        };
+        let nats = mpc_session::connect(&url).await?;
+        let connection = Connection {
+            inner: Arc::new(Inner {
+                nats,
+                rpc_url: self.rpc_url,
+                chain_id: self.chain_id,
+                session_config: SessionConfig {
+                    round_timeout: self.round_timeout,
+                    ..SessionConfig::default()
+                },
+                embedded: Mutex::new(embedded),
+            }),
+        };
+        if connection.is_embedded() {
+            connection.wait_for_embedded_cosigner().await?;
+        }
+        Ok(connection)
+    }
+}
+
+/// A connection to the broker. See [`Connection::builder`].
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("chain_id", &self.inner.chain_id)
+            .field("embedded", &self.is_embedded())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    nats: mpc_session::Client,
+    rpc_url: Option<String>,
+    chain_id: u64,
+    session_config: SessionConfig,
+    /// Stopped when the last clone of the connection goes.
+    embedded: Mutex<Option<Embedded>>,
+}
+
+/// A new wallet, as keygen made it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeygenOutcome {
+    /// The wallet's master address.
+    pub address: mpc_evm::Address,
+    /// The wallet's compressed secp256k1 public key.
+    pub public_key: alloy::primitives::FixedBytes<33>,
+    /// The wallet's id, shared with the co-signer.
+    pub wallet_id: String,
+    /// The keygen session.
+    pub session_id: String,
+    /// Where the client share was written.
+    pub share: PathBuf,
+}
+
+/// The co-signer's answer to a health check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// The co-signer's version.
+    pub cosigner_version: String,
+    /// Whether the connection runs the embedded services.
+    pub embedded: bool,
+}
+
+/// What a queued transaction came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BroadcastOutcome {
+    /// Queued; its result was not awaited.
+    Queued,
+    /// Mined with status 1 and the broadcaster's confirmations.
+    Success {
+        /// The block it was mined in.
+        block_number: Option<u64>,
+    },
+    /// Mined with status 0.
+    Reverted {
+        /// The block it was mined in.
+        block_number: Option<u64>,
+    },
+}
+
+/// A transaction handed to the broadcaster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Broadcast {
+    /// The transaction's hash.
+    pub tx_hash: B256,
+    /// Whether the same transaction was already queued (it is sent once).
+    pub duplicate: bool,
+    /// What it came to.
+    pub outcome: BroadcastOutcome,
+}
+
+impl Connection {
+    /// Starts building a connection.
+    pub fn builder() -> ConnectionBuilder {
+        ConnectionBuilder::default()
+    }
+
+    /// The underlying NATS connection.
+    pub fn nats(&self) -> &mpc_session::Client {
+        &self.inner.nats
+    }
+
+    /// The chain this connection signs for.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// Whether this connection started the embedded services.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded_guard().is_some()
+    }
+
+    fn embedded_guard(&self) -> std::sync::MutexGuard<'_, Option<Embedded>> {
+        // A poisoned lock only means a panic elsewhere; the children are still ours.
+        self.inner
+            .embedded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.inner.session_config.request_timeout
+    }
+
+    /// The node at the configured RPC, checked to serve the configured chain.
+    pub async fn rpc(&self, operation: &'static str) -> Result<EvmRpc> {
+        let url = self
+            .inner
+            .rpc_url
+            .as_deref()
+            .ok_or(Error::RpcUrlMissing { operation })?;
+        Ok(EvmRpc::connect(url, self.inner.chain_id).await?)
+    }
+
+    /// Whether an RPC URL is configured.
+    pub fn has_rpc(&self) -> bool {
+        self.inner.rpc_url.is_some()
+    }
+
+    /// Pushes out buffered messages. The last signing round is ours and
+    /// unanswered: if the caller exits with it still buffered, the co-signer
+    /// waits a full round timeout for it, holding the wallet busy.
+    pub(crate) async fn flush(&self) {
+        match tokio::time::timeout(self.request_timeout(), self.inner.nats.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "could not flush the broker connection"),
+            Err(_) => tracing::warn!("flushing the broker connection timed out"),
+        }
+    }
+
+    /// The embedded co-signer needs a moment to subscribe after it starts.
+    async fn wait_for_embedded_cosigner(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(exited) = self.embedded_guard().as_mut().and_then(Embedded::exited) {
+                return Err(Error::Embedded(exited));
+            }
+            match mpc_session::health(&self.inner.nats, Duration::from_millis(500)).await {
+                Ok(_) => return Ok(()),
+                Err(error) if tokio::time::Instant::now() > deadline => return Err(error.into()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Asks the co-signer whether it is up.
+    pub async fn health(&self) -> Result<Health> {
+        let health = mpc_session::health(&self.inner.nats, self.request_timeout()).await?;
+        if health.status != "ok" {
+            return Err(Error::Embedded(format!(
+                "the co-signer reports status {:?}",
+                health.status
+            )));
+        }
+        Ok(Health {
+            cosigner_version: health.version,
+            embedded: self.is_embedded(),
+        })
+    }
+
+    /// Runs a distributed key generation with the co-signer and writes the
+    /// client share to `out` (encrypted under `key_source`) only after the
+    /// co-signer confirmed it stored its own. Returns the wallet, opened.
+    pub async fn keygen(
+        &self,
+        out: &Path,
+        key_source: KeySource,
+        overwrite: Overwrite,
+    ) -> Result<(Wallet, KeygenOutcome)> {
+        if overwrite == Overwrite::Refuse && out.exists() {
+            return Err(mpc_store::StoreError::AlreadyExists { path: out.into() }.into());
+        }
+        // Trust on first use: the co-signer key is pinned in the new share.
+        let cosigner_pub = mpc_session::hello(&self.inner.nats, self.request_timeout()).await?;
+        let wallet_id = uuid::Uuid::new_v4().to_string();
+        let request = KeygenRequest {
+            wallet_id: wallet_id.clone(),
+            protocol: PROTOCOL.to_owned(),
+        };
+        let sessions = self.sessions(Identity::generate()?);
+        let (mut channel, session) = open(&sessions, &cosigner_pub, &Op::Keygen, &request).await?;
+        let context = SessionContext::new(session.as_str(), wallet_id.as_str());
+        let key_share = Dkls23.keygen(Party::Client, &context, &mut channel).await?;
+        recv_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
+        let outcome = KeygenOutcome {
+            address: key_share.address().parse().map_err(|e| {
+                Error::Internal(format!("the new key's address does not parse: {e}"))
+            })?,
+            public_key: key_share.public_key().to_compressed().into(),
+            wallet_id: wallet_id.clone(),
+            session_id: session.to_string(),
+            share: out.to_owned(),
+        };
+        let passphrase = match &key_source {
+            KeySource::Passphrase(passphrase) => Some(passphrase.clone()),
+            KeySource::Keyring(_) => None,
+        };
+        let (path, reopen_with) = (out.to_owned(), passphrase.clone());
+        let client_share = blocking(move || {
+            share::save_new(
+                &path,
+                &wallet_id,
+                &key_share,
+                sessions.identity(),
+                &cosigner_pub,
+                &key_source,
+                overwrite,
+            )?;
+            share::load(&path, reopen_with.as_ref())
+        })
+        .await?;
+        Ok((
+            Wallet::new(self.clone(), Share::from_loaded(client_share, passphrase)),
+            outcome,
+        ))
+    }
+
+    /// Opens the wallet whose client share is at `path`; `passphrase` when
+    /// its header says it is passphrase-protected. The share is decrypted
+    /// once: the wallet then signs many times without reading the file again.
+    pub async fn open_wallet(&self, path: &Path, passphrase: Option<Passphrase>) -> Result<Wallet> {
+        Ok(Wallet::new(
+            self.clone(),
+            Share::open(path, passphrase).await?,
+        ))
+    }
+
+    /// Queues a signed raw transaction for the broadcaster, de-duplicated by
+    /// its hash; waits up to `wait` for its result unless `wait` is `None`.
+    pub async fn broadcast(&self, raw: &[u8], wait: Option<Duration>) -> Result<Broadcast> {
+        let tx_hash = mpc_evm::decode_raw_tx(raw)?.tx_hash;
+        // Subscribe first, so a fast result cannot slip past.
+        let mut results = ResultSubscription::new(&self.inner.nats, tx_hash).await?;
+        let jetstream = async_nats::jetstream::new(self.inner.nats.clone());
+        let queued = broadcast::queue_raw_tx(&jetstream, raw).await?;
+        let Some(wait) = wait else {
+            return Ok(Broadcast {
+                tx_hash,
+                duplicate: queued.duplicate,
+                outcome: BroadcastOutcome::Queued,
+            });
+        };
+        let result = results.next(wait).await?;
+        let outcome = match result.status {
+            BroadcastStatus::Success => BroadcastOutcome::Success {
+                block_number: result.block_number,
+            },
+            BroadcastStatus::Reverted => BroadcastOutcome::Reverted {
+                block_number: result.block_number,
+            },
+            BroadcastStatus::Failed => {
+                return Err(Error::BroadcastFailed {
+                    tx_hash,
+                    reason: result.error.unwrap_or_default(),
+                })
+            }
+        };
+        Ok(Broadcast {
+            tx_hash,
+            duplicate: queued.duplicate,
+            outcome,
+        })
+    }
+
+    pub(crate) fn sessions(&self, identity: Identity) -> SessionClient {
+        SessionClient::new(
+            self.inner.nats.clone(),
+            identity,
+            self.inner.session_config.clone(),
+        )
+    }
+}
+
+/// How often a busy co-signer is asked again (about 1.8 s in all).
+const BUSY_RETRIES: u32 = 12;
+
+/// Opens a session with `request` as the op's body.
+pub(crate) async fn open<T: Serialize>(
+    sessions: &SessionClient,
+    cosigner_pub: &[u8; 32],
+    op: &Op,
+    request: &T,
+) -> Result<(NatsPeerChannel, SessionId)> {
+    let body = encode(request);
+    let mut attempt = 0;
+    loop {
+        // A fresh id each time: the co-signer never accepts an id twice.
+        let session = SessionId::random();
+        tracing::info!(session = %session, op = %op, attempt, "opening session");
+        match sessions.open(cosigner_pub, op, &session, &body).await {
+            Ok((channel, response)) => {
+                let _accepted: Accepted = decode("co-signer acceptance", &response)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                return Ok((channel, session));
+            }
+            Err(error) => {
+                let error = Error::from(error);
+                // The wallet's previous session may still be closing on the
+                // co-signer's side for a few milliseconds: busy is worth a short wait.
+                if matches!(
+                    error,
+                    Error::Refused {
+                        code: RejectionCode::Busy,
+                        ..
+                    }
+                ) && attempt < BUSY_RETRIES
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    continue;
+                }
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Runs store work (files, keyring over D-Bus, Argon2id) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("background task: {e}")))?
+}
