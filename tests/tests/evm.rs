@@ -362,6 +362,53 @@ fn personal_and_typed_data_signatures_recover_to_the_mpc_address() {
         .recover_address_from_prehash(&MAIL_DIGEST.parse().unwrap())
         .unwrap();
     assert_eq!(recovered, child);
+
+    // An EIP-7702 authorization: chain id, delegate and nonce, signed on their own.
+    let delegate = "0x00000000000000000000000000000000DeaDBeef";
+    let auth = deployment.path("auth.json");
+    std::fs::write(
+        &auth,
+        json!({"chain_id": SEPOLIA_CHAIN_ID, "address": delegate, "nonce": 7}).to_string(),
+    )
+    .unwrap();
+    let signed = deployment.mpc_ok(&[
+        "sign",
+        "--share",
+        SHARE,
+        "--authorization",
+        auth.to_str().unwrap(),
+    ]);
+    let y_parity = signed["y_parity"].as_u64().expect("y_parity");
+    assert_eq!(signed["authorization"]["nonce"], 7);
+    let authorization = alloy::eips::eip7702::Authorization {
+        chain_id: U256::from(SEPOLIA_CHAIN_ID),
+        address: delegate.parse().unwrap(),
+        nonce: 7,
+    }
+    .into_signed(Signature::new(
+        signed["r"].as_str().unwrap().parse().unwrap(),
+        signed["s"].as_str().unwrap().parse().unwrap(),
+        y_parity == 1,
+    ));
+    assert_eq!(authorization.recover_authority().unwrap(), wallet);
+    // One for another chain is refused before any session.
+    std::fs::write(
+        &auth,
+        json!({"chain_id": 1, "address": delegate, "nonce": 7}).to_string(),
+    )
+    .unwrap();
+    let (code, error, _) = deployment.mpc_err(&[
+        "sign",
+        "--share",
+        SHARE,
+        "--authorization",
+        auth.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (code, error["error"]["code"].as_str()),
+        (3, Some("invalid_tx")),
+        "{error}"
+    );
 }
 
 /// The 65-byte `signature` of a message sign output, after checking that it
