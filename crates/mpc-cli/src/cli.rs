@@ -202,7 +202,7 @@ pub enum TxCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Re-encrypt a share under a backup passphrase (asked twice, or MPC_BACKUP_PASSPHRASE[_FILE])
+    /// Re-encrypt a share under a backup passphrase (asked twice, or MPC_BACKUP_PASSPHRASE or MPC_BACKUP_PASSPHRASE_FILE)
     Export {
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
