@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use alloy::consensus::TxType;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::{Provider, RootProvider};
@@ -62,6 +63,8 @@ pub struct Receipt {
     pub block_hash: B256,
     pub from: Address,
     pub gas_used: u64,
+    /// The deployed contract, for a contract creation.
+    pub contract_address: Option<Address>,
 }
 
 /// A JSON-RPC endpoint known to be on the expected chain.
@@ -117,6 +120,10 @@ impl EvmRpc {
 
     /// Fills what the draft leaves open (chain id, nonce, fees, gas) from the
     /// node, for a transaction sent by `from`, then validates the result.
+    /// Fees stay legacy when the draft gives `gas_price` or asks for type 0
+    /// or 1 (then `eth_gasPrice` fills it), and are EIP-1559 otherwise. The
+    /// gas estimate sees the access and authorization lists, and deploys
+    /// `data` when there is no `to`.
     pub async fn prepare(
         &self,
         draft: TxDraft,
@@ -124,34 +131,59 @@ impl EvmRpc {
         policy: &TxPolicy,
     ) -> Result<TxRequest, RpcError> {
         let mut draft = draft;
+        let legacy = matches!(
+            draft.resolved_type()?,
+            Some(TxType::Legacy | TxType::Eip2930)
+        );
         draft.chain_id.get_or_insert(self.chain_id);
         if draft.nonce.is_none() {
             draft.nonce = Some(self.nonce(from).await?);
         }
-        draft.fees = self.fill_fees(draft.fees).await?;
+        draft.fees = self.fill_fees(draft.fees, legacy).await?;
         if draft.gas_limit.is_none() {
-            let call = TransactionRequest::default()
-                .with_from(from)
-                .with_to(draft.to)
-                .with_value(draft.value)
-                .with_input(draft.data.clone());
-            let gas = self
-                .provider
-                .estimate_gas(call)
-                .await
-                .map_err(|e| self.classify(e))?;
-            draft.gas_limit = Some(gas);
+            draft.gas_limit = Some(self.estimate_gas(&draft, from).await?);
         }
         Ok(draft.complete(policy)?)
     }
 
-    async fn fill_fees(&self, fees: DraftFees) -> Result<DraftFees, RpcError> {
+    async fn estimate_gas(&self, draft: &TxDraft, from: Address) -> Result<u64, RpcError> {
+        let mut call = TransactionRequest::default()
+            .with_from(from)
+            .with_kind(draft.to)
+            .with_value(draft.value)
+            .with_input(draft.data.clone());
+        // A legacy price lets the node check the sender can pay for the gas;
+        // EIP-1559 estimates stay out of it, as they are only estimates.
+        if let DraftFees::Legacy { gas_price } = draft.fees {
+            call.set_gas_price(gas_price);
+        }
+        if let Some(list) = &draft.access_list {
+            call.set_access_list(list.clone());
+        }
+        // Each authorization costs gas and the delegated code may run.
+        call.authorization_list
+            .clone_from(&draft.authorization_list);
+        self.provider
+            .estimate_gas(call)
+            .await
+            .map_err(|e| self.classify(e))
+    }
+
+    async fn fill_fees(&self, fees: DraftFees, legacy: bool) -> Result<DraftFees, RpcError> {
         let (max_fee, priority) = match fees {
             DraftFees::Legacy { .. }
             | DraftFees::Eip1559 {
                 max_fee_per_gas: Some(_),
                 max_priority_fee_per_gas: Some(_),
             } => return Ok(fees),
+            DraftFees::Unset if legacy => {
+                let gas_price = self
+                    .provider
+                    .get_gas_price()
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                return Ok(DraftFees::Legacy { gas_price });
+            }
             DraftFees::Eip1559 {
                 max_fee_per_gas,
                 max_priority_fee_per_gas,
@@ -206,6 +238,15 @@ impl EvmRpc {
         self.provider.call(call).await.map_err(|e| self.classify(e))
     }
 
+    /// The code at `address` in the latest block: a contract's runtime code,
+    /// or an EIP-7702 delegation designator (`0xef0100 ‖ delegate`).
+    pub async fn code(&self, address: Address) -> Result<Bytes, RpcError> {
+        self.provider
+            .get_code_at(address)
+            .await
+            .map_err(|e| self.classify(e))
+    }
+
     /// Sends a signed raw transaction and returns its hash. A node that already
     /// has it ("already known") counts as success: sending twice is harmless.
     pub async fn send_raw(&self, raw: &[u8]) -> Result<B256, RpcError> {
@@ -233,6 +274,7 @@ impl EvmRpc {
                 block_hash: r.block_hash?,
                 from: r.from,
                 gas_used: r.gas_used,
+                contract_address: r.contract_address,
             })
         }))
     }

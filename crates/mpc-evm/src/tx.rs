@@ -3,15 +3,28 @@
 //! A [`TxDraft`] is tx.json as written (fields that `prepare` can fill may be
 //! missing); a [`TxRequest`] is complete. Both come from the same parser, so
 //! the client and the co-signer read a transaction identically.
+//!
+//! Supported are EIP-2718 types 0 (legacy, EIP-155), 1 (EIP-2930 access
+//! list), 2 (EIP-1559) and 4 (EIP-7702 authorizations); blob transactions
+//! (type 3) are not. The type follows from the fields, or from an explicit
+//! `type` that must agree with them.
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::consensus::{
+    SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxLegacy, TxType, TypedTransaction,
+};
 use alloy::eips::eip2718::Encodable2718;
-use alloy::primitives::{to_eip155_v, Address, Bytes, Signature, TxKind, B256, U256};
+use alloy::eips::eip2930::{AccessList, AccessListItem};
+use alloy::eips::eip7702::SignedAuthorization;
+use alloy::primitives::{to_eip155_v, Bytes, Signature, TxKind, B256, U256};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::authorization::{
+    check_authorization_list, parse_signed_authorization, signed_authorization_json,
+};
 use crate::erc20;
-use crate::number::{kind, parse_u256, parse_uint};
+use crate::fields::{field_error, parse_b256, Doc, Fields};
+use crate::number::kind;
 
 /// One gwei in wei.
 pub const GWEI: u128 = 1_000_000_000;
@@ -19,6 +32,8 @@ pub const GWEI: u128 = 1_000_000_000;
 pub const DEFAULT_MAX_FEE_PER_GAS: u128 = 10_000 * GWEI;
 /// The intrinsic gas of the cheapest transaction (a plain transfer).
 pub const MIN_GAS_LIMIT: u64 = 21_000;
+/// The intrinsic gas of the cheapest contract creation (21,000 + 32,000).
+pub const MIN_CREATE_GAS_LIMIT: u64 = 53_000;
 
 /// What a transaction must satisfy before anyone signs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +46,7 @@ pub struct TxPolicy {
 }
 
 impl TxPolicy {
+    /// The policy for `chain_id` with the default fee cap.
     pub fn new(chain_id: u64) -> Self {
         TxPolicy {
             chain_id,
@@ -39,6 +55,8 @@ impl TxPolicy {
     }
 }
 
+/// Why a transaction (tx.json, unsigned bytes) or an authorization (auth.json)
+/// was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
     #[error("tx.json is not valid JSON: {0}")]
@@ -49,26 +67,49 @@ pub enum TxError {
     Field { field: String, reason: String },
     #[error("signature s is in the upper half of the curve order: normalise s (and flip the y parity) before assembling")]
     HighS,
+    /// Unsigned EIP-2718 bytes that are not a supported transaction.
+    #[error("unsigned transaction bytes: {0}")]
+    Unsigned(#[from] UnsignedTxError),
+    #[error("auth.json is not valid JSON: {0}")]
+    AuthorizationJson(serde_json::Error),
+    #[error("auth.json must be a JSON object {{\"chain_id\", \"address\", \"nonce\"}}, found {0}")]
+    AuthorizationNotAnObject(&'static str),
+    #[error("auth.json field `{field}`: {reason}")]
+    AuthorizationField { field: String, reason: String },
 }
 
 impl TxError {
-    /// The tx.json field the error is about, if any.
+    /// The tx.json (or auth.json) field the error is about, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
-            TxError::Field { field, .. } => Some(field),
+            TxError::Field { field, .. } | TxError::AuthorizationField { field, .. } => Some(field),
             _ => None,
         }
     }
 }
 
-fn field_error(field: &str, reason: impl Into<String>) -> TxError {
-    TxError::Field {
-        field: field.to_owned(),
-        reason: reason.into(),
-    }
+/// Why unsigned EIP-2718 transaction bytes could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnsignedTxError {
+    #[error("not a valid unsigned EIP-2718 transaction: {0}")]
+    Malformed(String),
+    #[error("{0} bytes follow the transaction; give exactly one transaction")]
+    TrailingBytes(usize),
+    #[error("blob transactions (EIP-4844, type 3) are not supported")]
+    Blob,
+    #[error("unknown transaction type byte {0:#04x}; supported are 0 (legacy), 1 (EIP-2930), 2 (EIP-1559) and 4 (EIP-7702)")]
+    UnknownType(u8),
+    #[error("legacy transaction without a chain id (pre-EIP-155): any chain could replay it")]
+    NoChainId,
+    #[error(
+        "chain id {0} is above {MAX_CHAIN_ID} (EIP-2294), so EIP-155 v would not fit in 64 bits"
+    )]
+    ChainIdTooLarge(u64),
+    #[error("not the canonical encoding of the transaction it decodes to (it would be signed as different bytes)")]
+    NonCanonical,
 }
 
-/// Fee fields: legacy (EIP-155) or EIP-1559, never a mix.
+/// Fee fields: legacy (`gas_price`, types 0 and 1) or EIP-1559 (types 2 and 4), never a mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fees {
     Legacy {
@@ -111,17 +152,25 @@ pub enum DraftFees {
 pub struct TxDraft {
     pub chain_id: Option<u64>,
     pub nonce: Option<u64>,
-    pub to: Address,
+    /// A call, or [`TxKind::Create`] (no `to`) deploying the init code in `data`.
+    pub to: TxKind,
     pub value: U256,
     pub gas_limit: Option<u64>,
     pub fees: DraftFees,
     pub data: Bytes,
+    /// EIP-2930 access list, when tx.json gives one.
+    pub access_list: Option<AccessList>,
+    /// EIP-7702 signed authorizations, when tx.json gives them (type 4).
+    pub authorization_list: Option<Vec<SignedAuthorization>>,
+    /// The `type` tx.json states, if it does (checked against the fields).
+    pub tx_type: Option<TxType>,
 }
 
 /// Largest chain id whose EIP-155 `v` (`chain_id * 2 + 36`) fits in 64 bits (EIP-2294).
 pub const MAX_CHAIN_ID: u64 = u64::MAX / 2 - 36;
 
 const TOP_LEVEL_FIELDS: &[&str] = &[
+    "type",
     "chain_id",
     "nonce",
     "to",
@@ -133,99 +182,182 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "max_priority_fee_per_gas",
     "data",
     "erc20",
+    "access_list",
+    "authorization_list",
 ];
 const ERC20_FIELDS: &[&str] = &["token", "to", "amount"];
+const ACCESS_LIST_ITEM_FIELDS: &[&str] = &["address", "storage_keys"];
+const ACCESS_LIST_ITEM_ALIASES: &[(&str, &str)] = &[("storageKeys", "storage_keys")];
+/// Fields of blob transactions, refused by name rather than as unknown.
+const BLOB_FIELDS: &[&str] = &[
+    "max_fee_per_blob_gas",
+    "blob_versioned_hashes",
+    "blobs",
+    "sidecar",
+];
 
-/// A tx.json object, read field by field so every error names its field.
-struct Fields<'a> {
-    prefix: &'static str,
-    map: &'a Map<String, Value>,
-}
+const EIP1559_FEE_FIELDS: &str = "`max_fee_per_gas`/`max_priority_fee_per_gas`";
 
-impl<'a> Fields<'a> {
-    fn new(
-        prefix: &'static str,
-        map: &'a Map<String, Value>,
-        known: &[&str],
-    ) -> Result<Self, TxError> {
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(field_error(
-                &format!("{prefix}{unknown}"),
-                format!("unknown field; expected one of: {}", known.join(", ")),
-            ));
-        }
-        Ok(Fields { prefix, map })
-    }
-
-    fn name(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    /// `null` counts as absent, so a draft can spell out what it leaves open.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    fn uint<T: TryFrom<U256>>(&self, key: &str) -> Result<Option<T>, TxError> {
-        self.get(key)
-            .map(|v| parse_uint(v).map_err(|reason| field_error(&self.name(key), reason)))
-            .transpose()
-    }
-
-    fn u256(&self, key: &str) -> Result<Option<U256>, TxError> {
-        self.get(key)
-            .map(|v| parse_u256(v).map_err(|reason| field_error(&self.name(key), reason)))
-            .transpose()
-    }
-
-    fn address(&self, key: &str) -> Result<Option<Address>, TxError> {
-        self.get(key)
-            .map(|v| parse_address(v).map_err(|reason| field_error(&self.name(key), reason)))
-            .transpose()
-    }
-
-    fn required<T>(&self, key: &str, value: Option<T>) -> Result<T, TxError> {
-        value.ok_or_else(|| field_error(&self.name(key), "is required"))
+/// The number tx.json's `type` field uses for a transaction type.
+fn type_name(tx_type: TxType) -> &'static str {
+    match tx_type {
+        TxType::Legacy => "type 0 (legacy)",
+        TxType::Eip2930 => "type 1 (EIP-2930)",
+        TxType::Eip1559 => "type 2 (EIP-1559)",
+        TxType::Eip4844 => "type 3 (EIP-4844 blobs)",
+        TxType::Eip7702 => "type 4 (EIP-7702)",
     }
 }
 
-/// Accepts EIP-55 checksummed or all lower-case hex; rejects a wrong checksum,
-/// which is how EIP-55 catches a mistyped address.
-fn parse_address(value: &Value) -> Result<Address, String> {
-    let Value::String(text) = value else {
-        return Err(format!(
-            "expected a 0x-hex address string, found {}",
-            kind(value)
+fn parse_tx_type(fields: &Fields) -> Result<Option<TxType>, TxError> {
+    let Some(number) = fields.uint::<u64>("type")? else {
+        return Ok(None);
+    };
+    match number {
+        0 => Ok(Some(TxType::Legacy)),
+        1 => Ok(Some(TxType::Eip2930)),
+        2 => Ok(Some(TxType::Eip1559)),
+        3 => Err(field_error(
+            "type",
+            "blob transactions (EIP-4844, type 3) are not supported",
+        )),
+        4 => Ok(Some(TxType::Eip7702)),
+        other => Err(field_error(
+            "type",
+            format!("unknown transaction type {other}; supported are 0 (legacy), 1 (EIP-2930), 2 (EIP-1559) and 4 (EIP-7702)"),
+        )),
+    }
+}
+
+fn parse_access_list(items: &[Value]) -> Result<AccessList, TxError> {
+    let item = |(i, value): (usize, &Value)| -> Result<AccessListItem, TxError> {
+        let name = format!("access_list[{i}]");
+        let entry = Fields::object(
+            Doc::Tx,
+            &name,
+            value,
+            "{\"address\", \"storage_keys\"}",
+            ACCESS_LIST_ITEM_FIELDS,
+            ACCESS_LIST_ITEM_ALIASES,
+        )?;
+        let address = entry.required("address", entry.address("address")?)?;
+        let keys = entry.array("storage_keys")?.unwrap_or_default();
+        let key_field = entry.name("storage_keys");
+        let storage_keys = keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| {
+                parse_b256(key).map_err(|reason| field_error(&format!("{key_field}[{k}]"), reason))
+            })
+            .collect::<Result<Vec<B256>, TxError>>()?;
+        Ok(AccessListItem {
+            address,
+            storage_keys,
+        })
+    };
+    Ok(AccessList(
+        items
+            .iter()
+            .enumerate()
+            .map(item)
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+fn access_list_json(list: &AccessList) -> Value {
+    let item = |item: &AccessListItem| {
+        serde_json::json!({
+            "address": item.address.to_checksum(None),
+            "storage_keys": item.storage_keys.iter().map(B256::to_string).collect::<Vec<_>>(),
+        })
+    };
+    Value::Array(list.0.iter().map(item).collect())
+}
+
+/// With EIP-1559 fees an empty access list and none encode identically: keep
+/// one form (`None`) so equal transactions compare equal.
+fn normalize_access_list(fees_are_1559: bool, list: Option<AccessList>) -> Option<AccessList> {
+    list.filter(|list| !(fees_are_1559 && list.0.is_empty()))
+}
+
+/// A transaction without `to` deploys `data`: it must have something to deploy.
+fn check_create(to: TxKind, data: &Bytes) -> Result<(), TxError> {
+    if to.is_create() && data.is_empty() {
+        return Err(field_error(
+            "to",
+            "is required: without `to` the transaction deploys a contract from `data`, but `data` is empty (nothing to deploy)",
         ));
-    };
-    let hex = text
-        .strip_prefix("0x")
-        .ok_or_else(|| format!("{text:?} must start with 0x"))?;
-    if hex.len() != 40 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("{text:?} is not 20 bytes of hex"));
     }
-    if hex.chars().all(|c| !c.is_ascii_uppercase()) {
-        return text.parse().map_err(|e| format!("{text:?}: {e}"));
-    }
-    Address::parse_checksummed(text, None).map_err(|_| {
-        format!("{text:?} has a wrong EIP-55 checksum (mistyped?); check it, or write it all lower-case")
-    })
+    Ok(())
 }
 
-fn parse_data(value: &Value) -> Result<Bytes, String> {
-    let Value::String(text) = value else {
-        return Err(format!("expected a 0x-hex string, found {}", kind(value)));
+/// The type the fields make, checked against an explicit `type`; `None` when
+/// the fees are still open (then `prepare` fills EIP-1559 fees: type 2).
+fn resolve_type(
+    explicit: Option<TxType>,
+    fees: &DraftFees,
+    to: TxKind,
+    has_access_list: bool,
+    has_authorizations: bool,
+) -> Result<Option<TxType>, TxError> {
+    let legacy_fees = matches!(fees, DraftFees::Legacy { .. });
+    let eip1559_fees = matches!(fees, DraftFees::Eip1559 { .. });
+    if has_authorizations && legacy_fees {
+        return Err(field_error(
+            "authorization_list",
+            format!("makes a type 4 (EIP-7702) transaction, which needs EIP-1559 fees: give {EIP1559_FEE_FIELDS} instead of `gas_price`"),
+        ));
+    }
+    let tx_type = match explicit {
+        None if has_authorizations => Some(TxType::Eip7702),
+        None if legacy_fees && has_access_list => Some(TxType::Eip2930),
+        None if legacy_fees => Some(TxType::Legacy),
+        None if eip1559_fees => Some(TxType::Eip1559),
+        None => None,
+        Some(explicit) => {
+            let conflict = |reason: String| {
+                Err(field_error(
+                    "type",
+                    format!("{}: {reason}", type_name(explicit)),
+                ))
+            };
+            match explicit {
+                TxType::Eip4844 => {
+                    return conflict("blob transactions are not supported".into());
+                }
+                TxType::Legacy | TxType::Eip2930 if eip1559_fees => {
+                    return conflict(format!("uses `gas_price`, not {EIP1559_FEE_FIELDS}"));
+                }
+                TxType::Eip1559 | TxType::Eip7702 if legacy_fees => {
+                    return conflict(format!("uses {EIP1559_FEE_FIELDS}, not `gas_price`"));
+                }
+                TxType::Legacy if has_access_list => {
+                    return conflict(
+                        "has no access list: use type 1 (EIP-2930), or leave out `type`".into(),
+                    );
+                }
+                TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 if has_authorizations => {
+                    return conflict(
+                        "cannot carry an `authorization_list` (that is type 4, EIP-7702)".into(),
+                    );
+                }
+                TxType::Eip7702 if !has_authorizations => {
+                    return Err(field_error(
+                        "authorization_list",
+                        "is required for type 4 (EIP-7702)",
+                    ));
+                }
+                _ => Some(explicit),
+            }
+        }
     };
-    let hex = text
-        .strip_prefix("0x")
-        .ok_or_else(|| format!("{text:?} must start with 0x"))?;
-    alloy::hex::decode(hex)
-        .map(Bytes::from)
-        .map_err(|e| format!("not valid hex: {e}"))
+    if tx_type == Some(TxType::Eip7702) && to.is_create() {
+        return Err(field_error(
+            "to",
+            "is required: an EIP-7702 (type 4) transaction cannot create a contract",
+        ));
+    }
+    Ok(tx_type)
 }
 
 impl TxDraft {
@@ -234,24 +366,30 @@ impl TxDraft {
         Self::from_value(&serde_json::from_str(text)?)
     }
 
-    /// Parses a tx.json object: number forms, address checksums, no unknown
-    /// fields, no mix of legacy and EIP-1559 fees, `erc20` expanded.
+    /// Parses a tx.json object: number forms (amounts also with units),
+    /// address checksums, no unknown fields, no mix of legacy and EIP-1559
+    /// fees, `type` consistent with the fields, `erc20` expanded.
     pub fn from_value(value: &Value) -> Result<Self, TxError> {
         let Value::Object(map) = value else {
             return Err(TxError::NotAnObject(kind(value)));
         };
-        let fields = Fields::new("", map, TOP_LEVEL_FIELDS)?;
+        if let Some(blob) = BLOB_FIELDS.iter().find(|k| map.contains_key(**k)) {
+            return Err(field_error(
+                blob,
+                "blob transactions (EIP-4844, type 3) are not supported",
+            ));
+        }
+        let fields = Fields::new(Doc::Tx, "", map, TOP_LEVEL_FIELDS, &[])?;
+        let tx_type = parse_tx_type(&fields)?;
         let (to, value, data) = match fields.get("erc20") {
             Some(erc20) => Self::erc20_call(&fields, erc20)?,
             None => (
-                fields.required("to", fields.address("to")?)?,
-                fields.u256("value")?.unwrap_or_default(),
-                match fields.get("data") {
-                    Some(v) => parse_data(v).map_err(|r| field_error("data", r))?,
-                    None => Bytes::new(),
-                },
+                fields.address("to")?.into(),
+                fields.amount_u256("value")?.unwrap_or_default(),
+                fields.bytes("data")?.unwrap_or_default(),
             ),
         };
+        check_create(to, &data)?;
         if fields.has("gas") && fields.has("gas_limit") {
             return Err(field_error(
                 "gas",
@@ -269,7 +407,29 @@ impl TxDraft {
                 format!("must be at most {MAX_CHAIN_ID} (EIP-2294), so EIP-155 v fits in 64 bits"),
             ));
         }
-        Ok(TxDraft {
+        let access_list = fields
+            .array("access_list")?
+            .map(parse_access_list)
+            .transpose()?;
+        let authorization_list = fields
+            .array("authorization_list")?
+            .map(|items| {
+                if items.is_empty() {
+                    return Err(field_error(
+                        "authorization_list",
+                        "is empty: a type 4 (EIP-7702) transaction needs at least one authorization",
+                    ));
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        parse_signed_authorization(&format!("authorization_list[{i}]"), item)
+                    })
+                    .collect()
+            })
+            .transpose()?;
+        let draft = TxDraft {
             chain_id,
             nonce: fields.uint("nonce")?,
             to,
@@ -277,40 +437,43 @@ impl TxDraft {
             gas_limit,
             fees: Self::fees(&fields)?,
             data,
-        })
+            access_list,
+            authorization_list,
+            tx_type,
+        };
+        draft.resolved_type()?;
+        Ok(draft)
     }
 
-    fn erc20_call(fields: &Fields, erc20: &Value) -> Result<(Address, U256, Bytes), TxError> {
+    fn erc20_call(fields: &Fields, erc20: &Value) -> Result<(TxKind, U256, Bytes), TxError> {
         if let Some(clash) = ["to", "value", "data"].into_iter().find(|k| fields.has(k)) {
             return Err(field_error(
                 clash,
                 "`erc20` replaces `to`, `value` and `data`: remove this field",
             ));
         }
-        let Value::Object(map) = erc20 else {
-            return Err(field_error(
-                "erc20",
-                format!(
-                    "expected an object {{\"token\", \"to\", \"amount\"}}, found {}",
-                    kind(erc20)
-                ),
-            ));
-        };
-        let call = Fields::new("erc20.", map, ERC20_FIELDS)?;
+        let call = Fields::object(
+            Doc::Tx,
+            "erc20",
+            erc20,
+            "{\"token\", \"to\", \"amount\"}",
+            ERC20_FIELDS,
+            &[],
+        )?;
         let token = call.required("token", call.address("token")?)?;
         let recipient = call.required("to", call.address("to")?)?;
-        let amount = call.required("amount", call.u256("amount")?)?;
+        let amount = call.required("amount", call.amount_u256("amount")?)?;
         Ok((
-            token,
+            TxKind::Call(token),
             U256::ZERO,
             erc20::transfer_calldata(recipient, amount),
         ))
     }
 
     fn fees(fields: &Fields) -> Result<DraftFees, TxError> {
-        let gas_price = fields.uint("gas_price")?;
-        let max_fee_per_gas = fields.uint("max_fee_per_gas")?;
-        let max_priority_fee_per_gas = fields.uint("max_priority_fee_per_gas")?;
+        let gas_price = fields.amount("gas_price")?;
+        let max_fee_per_gas = fields.amount("max_fee_per_gas")?;
+        let max_priority_fee_per_gas = fields.amount("max_priority_fee_per_gas")?;
         match (gas_price, max_fee_per_gas.is_some() || max_priority_fee_per_gas.is_some()) {
             (Some(_), true) => Err(field_error(
                 "gas_price",
@@ -325,6 +488,20 @@ impl TxDraft {
         }
     }
 
+    /// The transaction type the draft makes: its explicit `type`, or the one
+    /// its fields imply; `None` while the fees are open and nothing else
+    /// decides (`prepare` then fills EIP-1559 fees: type 2). Fails when
+    /// `type` and the fields disagree.
+    pub fn resolved_type(&self) -> Result<Option<TxType>, TxError> {
+        resolve_type(
+            self.tx_type,
+            &self.fees,
+            self.to,
+            self.access_list.is_some(),
+            self.authorization_list.is_some(),
+        )
+    }
+
     /// The complete request, checked against `policy`; missing fields are errors
     /// (fill them with `EvmRpc::prepare` instead).
     pub fn complete(self, policy: &TxPolicy) -> Result<TxRequest, TxError> {
@@ -334,6 +511,7 @@ impl TxDraft {
     }
 
     fn require_all(self) -> Result<TxRequest, TxError> {
+        let tx_type = self.resolved_type()?;
         let missing = |field: &str| {
             field_error(
                 field,
@@ -350,16 +528,28 @@ impl TxDraft {
                 max_priority_fee_per_gas: max_priority_fee_per_gas
                     .ok_or_else(|| missing("max_priority_fee_per_gas"))?,
             },
-            DraftFees::Unset => return Err(missing("max_fee_per_gas")),
+            DraftFees::Unset => {
+                return Err(match tx_type {
+                    Some(TxType::Legacy | TxType::Eip2930) => missing("gas_price"),
+                    _ => missing("max_fee_per_gas"),
+                })
+            }
         };
+        let mut access_list = self.access_list;
+        if tx_type == Some(TxType::Eip2930) {
+            // `"type": 1` without a list is a type-1 transaction with an empty one.
+            access_list.get_or_insert_with(AccessList::default);
+        }
         Ok(TxRequest {
             chain_id: self.chain_id.ok_or_else(|| missing("chain_id"))?,
             nonce: self.nonce.ok_or_else(|| missing("nonce"))?,
             to: self.to,
             value: self.value,
             gas_limit: self.gas_limit.ok_or_else(|| missing("gas_limit"))?,
+            access_list: normalize_access_list(matches!(fees, Fees::Eip1559 { .. }), access_list),
             fees,
             data: self.data,
+            authorization_list: self.authorization_list,
         })
     }
 }
@@ -367,15 +557,29 @@ impl TxDraft {
 /// A complete transaction. Its serde form is canonical tx.json, and reading it
 /// back runs the full tx.json parser, so a co-signer receiving one sees exactly
 /// the fields it will sign (call [`TxRequest::validate`] with its own policy).
+///
+/// The type follows from the fields (see [`TxRequest::tx_type`]): legacy fees
+/// make type 0, or type 1 with an access list; EIP-1559 fees make type 2, or
+/// type 4 with an authorization list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRequest {
     pub chain_id: u64,
     pub nonce: u64,
-    pub to: Address,
+    /// A call, or [`TxKind::Create`] deploying the init code in `data`.
+    pub to: TxKind,
     pub value: U256,
     pub gas_limit: u64,
     pub fees: Fees,
     pub data: Bytes,
+    /// EIP-2930 access list. With legacy fees, `Some` (even empty) makes a
+    /// type-1 transaction; with EIP-1559 fees an empty list is the same as
+    /// `None`, which the parser and decoder produce for it.
+    pub access_list: Option<AccessList>,
+    /// EIP-7702 signed authorizations: `Some` makes a type-4 transaction. Only
+    /// a call with EIP-1559 fees can carry them, and never an empty list:
+    /// [`TxRequest::validate`] refuses other shapes (which the parser never
+    /// produces) and so do [`TxRequest::assemble`] and `SignPayload::digest`.
+    pub authorization_list: Option<Vec<SignedAuthorization>>,
 }
 
 /// A signed transaction ready for `eth_sendRawTransaction`.
@@ -396,7 +600,8 @@ impl TxRequest {
         TxDraft::from_json(text)?.complete(policy)
     }
 
-    /// Checks the request against `policy`: chain id, gas limit and fee bounds.
+    /// Checks the request against `policy`: chain id, gas limit, fee bounds,
+    /// and for EIP-7702 each authorization's chain id and signature.
     pub fn validate(&self, policy: &TxPolicy) -> Result<(), TxError> {
         if self.chain_id != policy.chain_id {
             return Err(field_error(
@@ -407,13 +612,16 @@ impl TxRequest {
                 ),
             ));
         }
-        if self.gas_limit < MIN_GAS_LIMIT {
+        self.check_shape()?;
+        check_create(self.to, &self.data)?;
+        let (min_gas, what) = match self.to {
+            TxKind::Create => (MIN_CREATE_GAS_LIMIT, "a contract creation"),
+            TxKind::Call(_) => (MIN_GAS_LIMIT, "every transaction"),
+        };
+        if self.gas_limit < min_gas {
             return Err(field_error(
                 "gas_limit",
-                format!(
-                    "{} is below the {MIN_GAS_LIMIT} gas every transaction costs",
-                    self.gas_limit
-                ),
+                format!("{} is below the {min_gas} gas {what} costs", self.gas_limit),
             ));
         }
         let (fee_field, fee) = match self.fees {
@@ -446,19 +654,55 @@ impl TxRequest {
                 ),
             ));
         }
+        if let Some(list) = &self.authorization_list {
+            check_authorization_list(list, policy)?;
+        }
         Ok(())
     }
 
-    pub fn is_legacy(&self) -> bool {
-        matches!(self.fees, Fees::Legacy { .. })
+    /// Refuses an authorization list where no transaction type can carry it
+    /// (legacy fees, or a contract creation): signing must not drop it silently.
+    pub(crate) fn check_shape(&self) -> Result<(), TxError> {
+        if self.authorization_list.is_none() {
+            return Ok(());
+        }
+        if let Fees::Legacy { .. } = self.fees {
+            return Err(field_error(
+                "authorization_list",
+                format!("makes a type 4 (EIP-7702) transaction, which needs EIP-1559 fees ({EIP1559_FEE_FIELDS}), not `gas_price`"),
+            ));
+        }
+        if self.to.is_create() {
+            return Err(field_error(
+                "to",
+                "is required: an EIP-7702 (type 4) transaction cannot create a contract",
+            ));
+        }
+        Ok(())
     }
 
-    /// Canonical tx.json: big numbers as decimal strings, `to` checksummed.
+    /// `true` for a type-0 (legacy, EIP-155) transaction, whose `v` encodes the chain id.
+    pub fn is_legacy(&self) -> bool {
+        self.tx_type() == TxType::Legacy
+    }
+
+    /// The EIP-2718 type of the transaction these fields make.
+    pub fn tx_type(&self) -> TxType {
+        self.unsigned().tx_type()
+    }
+
+    /// Canonical tx.json: big numbers as decimal strings, addresses
+    /// checksummed, `to` null for a contract creation; `access_list` and
+    /// `authorization_list` only when present.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         map.insert("chain_id".into(), self.chain_id.into());
         map.insert("nonce".into(), self.nonce.into());
-        map.insert("to".into(), self.to.to_checksum(None).into());
+        let to = match self.to {
+            TxKind::Call(to) => to.to_checksum(None).into(),
+            TxKind::Create => Value::Null,
+        };
+        map.insert("to".into(), to);
         map.insert("value".into(), self.value.to_string().into());
         map.insert("gas_limit".into(), self.gas_limit.into());
         match self.fees {
@@ -477,54 +721,94 @@ impl TxRequest {
             }
         }
         map.insert("data".into(), self.data.to_string().into());
+        if let Some(list) = &self.access_list {
+            map.insert("access_list".into(), access_list_json(list));
+        }
+        if let Some(list) = &self.authorization_list {
+            let list = list.iter().map(signed_authorization_json).collect();
+            map.insert("authorization_list".into(), Value::Array(list));
+        }
         Value::Object(map)
     }
 
-    fn legacy(&self, gas_price: u128) -> TxLegacy {
-        TxLegacy {
-            chain_id: Some(self.chain_id),
-            nonce: self.nonce,
-            gas_price,
-            gas_limit: self.gas_limit,
-            to: TxKind::Call(self.to),
-            value: self.value,
-            input: self.data.clone(),
-        }
-    }
-
-    fn eip1559(&self, max_fee_per_gas: u128, max_priority_fee_per_gas: u128) -> TxEip1559 {
-        TxEip1559 {
-            chain_id: self.chain_id,
-            nonce: self.nonce,
-            gas_limit: self.gas_limit,
-            max_fee_per_gas,
-            max_priority_fee_per_gas,
-            to: TxKind::Call(self.to),
-            value: self.value,
-            access_list: Default::default(),
-            input: self.data.clone(),
-        }
-    }
-
-    /// The 32-byte digest the two parties sign (keccak of the signing encoding).
-    pub fn signing_hash(&self) -> [u8; 32] {
+    /// The alloy transaction these fields make: the one place that decides
+    /// the type. A shape [`TxRequest::check_shape`] refuses is built without
+    /// its authorization list, the safe direction (it delegates nothing).
+    pub(crate) fn unsigned(&self) -> TypedTransaction {
+        let (chain_id, nonce, gas_limit, value) =
+            (self.chain_id, self.nonce, self.gas_limit, self.value);
+        let input = self.data.clone();
         match self.fees {
-            Fees::Legacy { gas_price } => self.legacy(gas_price).signature_hash(),
+            Fees::Legacy { gas_price } => match &self.access_list {
+                None => TxLegacy {
+                    chain_id: Some(chain_id),
+                    nonce,
+                    gas_price,
+                    gas_limit,
+                    to: self.to,
+                    value,
+                    input,
+                }
+                .into(),
+                Some(access_list) => TxEip2930 {
+                    chain_id,
+                    nonce,
+                    gas_price,
+                    gas_limit,
+                    to: self.to,
+                    value,
+                    access_list: access_list.clone(),
+                    input,
+                }
+                .into(),
+            },
             Fees::Eip1559 {
                 max_fee_per_gas,
                 max_priority_fee_per_gas,
-            } => self
-                .eip1559(max_fee_per_gas, max_priority_fee_per_gas)
-                .signature_hash(),
+            } => {
+                let access_list = self.access_list.clone().unwrap_or_default();
+                match (&self.authorization_list, self.to) {
+                    (Some(authorization_list), TxKind::Call(to)) => TxEip7702 {
+                        chain_id,
+                        nonce,
+                        gas_limit,
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                        to,
+                        value,
+                        access_list,
+                        authorization_list: authorization_list.clone(),
+                        input,
+                    }
+                    .into(),
+                    _ => TxEip1559 {
+                        chain_id,
+                        nonce,
+                        gas_limit,
+                        max_fee_per_gas,
+                        max_priority_fee_per_gas,
+                        to: self.to,
+                        value,
+                        access_list,
+                        input,
+                    }
+                    .into(),
+                }
+            }
         }
-        .0
+    }
+
+    /// The 32-byte digest the two parties sign: keccak256 of the unsigned
+    /// EIP-2718 encoding ([`TxRequest::encode_unsigned`]), as alloy computes it.
+    pub fn signing_hash(&self) -> [u8; 32] {
+        self.unsigned().signature_hash().0
     }
 
     /// The `v` value users see for this transaction type.
     pub fn v(&self, y_parity: bool) -> u64 {
-        match self.fees {
-            Fees::Legacy { .. } => to_eip155_v(y_parity as u8, self.chain_id),
-            Fees::Eip1559 { .. } => y_parity as u64,
+        match self.tx_type() {
+            TxType::Legacy => to_eip155_v(y_parity as u8, self.chain_id),
+            _ => y_parity as u64,
         }
     }
 
@@ -534,16 +818,8 @@ impl TxRequest {
         if signature.normalize_s().is_some() {
             return Err(TxError::HighS);
         }
-        let envelope: TxEnvelope = match self.fees {
-            Fees::Legacy { gas_price } => self.legacy(gas_price).into_signed(*signature).into(),
-            Fees::Eip1559 {
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-            } => self
-                .eip1559(max_fee_per_gas, max_priority_fee_per_gas)
-                .into_signed(*signature)
-                .into(),
-        };
+        self.check_shape()?;
+        let envelope = self.unsigned().into_envelope(*signature);
         Ok(SignedTx {
             raw_tx: envelope.encoded_2718().into(),
             tx_hash: *envelope.tx_hash(),
@@ -551,6 +827,73 @@ impl TxRequest {
             s: signature.s().into(),
             v: self.v(signature.v()),
         })
+    }
+
+    /// Reads an alloy unsigned transaction back into a request. Legacy
+    /// transactions need a chain id; blob transactions are refused.
+    pub(crate) fn from_typed(tx: TypedTransaction) -> Result<Self, UnsignedTxError> {
+        let request = match tx {
+            TypedTransaction::Legacy(tx) => TxRequest {
+                chain_id: tx.chain_id.ok_or(UnsignedTxError::NoChainId)?,
+                nonce: tx.nonce,
+                to: tx.to,
+                value: tx.value,
+                gas_limit: tx.gas_limit,
+                fees: Fees::Legacy {
+                    gas_price: tx.gas_price,
+                },
+                data: tx.input,
+                access_list: None,
+                authorization_list: None,
+            },
+            TypedTransaction::Eip2930(tx) => TxRequest {
+                chain_id: tx.chain_id,
+                nonce: tx.nonce,
+                to: tx.to,
+                value: tx.value,
+                gas_limit: tx.gas_limit,
+                fees: Fees::Legacy {
+                    gas_price: tx.gas_price,
+                },
+                data: tx.input,
+                access_list: Some(tx.access_list),
+                authorization_list: None,
+            },
+            TypedTransaction::Eip1559(tx) => TxRequest {
+                chain_id: tx.chain_id,
+                nonce: tx.nonce,
+                to: tx.to,
+                value: tx.value,
+                gas_limit: tx.gas_limit,
+                fees: Fees::Eip1559 {
+                    max_fee_per_gas: tx.max_fee_per_gas,
+                    max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
+                },
+                data: tx.input,
+                access_list: normalize_access_list(true, Some(tx.access_list)),
+                authorization_list: None,
+            },
+            TypedTransaction::Eip7702(tx) => TxRequest {
+                chain_id: tx.chain_id,
+                nonce: tx.nonce,
+                to: TxKind::Call(tx.to),
+                value: tx.value,
+                gas_limit: tx.gas_limit,
+                fees: Fees::Eip1559 {
+                    max_fee_per_gas: tx.max_fee_per_gas,
+                    max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
+                },
+                data: tx.input,
+                access_list: normalize_access_list(true, Some(tx.access_list)),
+                authorization_list: Some(tx.authorization_list),
+            },
+            TypedTransaction::Eip4844(_) => return Err(UnsignedTxError::Blob),
+        };
+        // The tx.json parser refuses these chain ids too: EIP-155 v must fit in 64 bits.
+        if request.chain_id > MAX_CHAIN_ID {
+            return Err(UnsignedTxError::ChainIdTooLarge(request.chain_id));
+        }
+        Ok(request)
     }
 }
 

@@ -51,11 +51,13 @@ fn transfer(nonce: u64, fees: Fees) -> TxRequest {
     TxRequest {
         chain_id: SEPOLIA_CHAIN_ID,
         nonce,
-        to: RECIPIENT.parse().unwrap(),
+        to: TxKind::Call(RECIPIENT.parse().unwrap()),
         value: U256::from(12_345u64),
         gas_limit: 21_000,
         fees,
         data: Default::default(),
+        access_list: None,
+        authorization_list: None,
     }
 }
 

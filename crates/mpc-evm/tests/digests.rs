@@ -2,7 +2,7 @@
 
 use mpc_evm::{
     message_v, personal_message_hash, recover_signer, typed_data_hash, verify_signer, Address,
-    Fees, SignPayload, Signature, TxError, TxRequest, VerifyError, B256, U256,
+    Fees, SignPayload, Signature, TxError, TxKind, TxRequest, VerifyError, B256, U256,
 };
 use serde_json::json;
 
@@ -15,15 +15,19 @@ fn eip155_example() -> TxRequest {
     TxRequest {
         chain_id: 1,
         nonce: 9,
-        to: "0x3535353535353535353535353535353535353535"
-            .parse()
-            .unwrap(),
+        to: TxKind::Call(
+            "0x3535353535353535353535353535353535353535"
+                .parse()
+                .unwrap(),
+        ),
         value: U256::from(10u64.pow(18)),
         gas_limit: 21000,
         fees: Fees::Legacy {
             gas_price: 20_000_000_000,
         },
         data: Default::default(),
+        access_list: None,
+        authorization_list: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! each validation error naming its field.
 
 use mpc_evm::erc20::transfer_calldata;
-use mpc_evm::{Address, DraftFees, Fees, TxDraft, TxError, TxPolicy, TxRequest, U256};
+use mpc_evm::{Address, DraftFees, Fees, TxDraft, TxError, TxKind, TxPolicy, TxRequest, U256};
 use serde_json::{json, Value};
 
 const SEPOLIA: u64 = 11155111;
@@ -50,7 +50,7 @@ fn assert_field_error(value: &Value, field: &str, needle: &str) {
 fn contract_example_parses_to_eip1559() {
     let tx = parse(&base_1559()).unwrap();
     assert_eq!(tx.chain_id, SEPOLIA);
-    assert_eq!(tx.to, TO.parse::<Address>().unwrap());
+    assert_eq!(tx.to, TxKind::Call(TO.parse::<Address>().unwrap()));
     assert_eq!(tx.value, U256::from(1_000_000_000_000_000u64));
     assert_eq!(tx.gas_limit, 21000);
     assert_eq!(
@@ -107,7 +107,7 @@ fn erc20_builds_transfer_calldata_to_the_token() {
         "max_fee_per_gas": "2000000000", "max_priority_fee_per_gas": "1000000000",
         "erc20": {"token": token, "to": TO, "amount": "0x10"}});
     let tx = parse(&value).unwrap();
-    assert_eq!(tx.to, token.parse::<Address>().unwrap());
+    assert_eq!(tx.to, TxKind::Call(token.parse::<Address>().unwrap()));
     assert_eq!(tx.value, U256::ZERO);
     let expected = format!(
         "0xa9059cbb{:0>64}{:0>64}",
