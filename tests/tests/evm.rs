@@ -514,12 +514,8 @@ fn sign_error(
     )
 }
 
-/// CLI BUG (crates/mpc-cli/src/commands.rs, `Command::Broadcast`): `read_raw_tx`
-/// only checks the hex; the transaction itself is decoded in
-/// `Client::broadcast`, after `Client::connect`. So with the broker down (or,
-/// by default, after starting the embedded broker) `0xdeadbeef` fails as
-/// `broker_unreachable` (exit 5) instead of `invalid_raw_tx` (exit 3). Fix:
-/// decode (`mpc_evm::decode_raw_tx(&raw)?`) before connecting.
+/// `mpc broadcast` decodes the transaction before it connects: bad input is
+/// `invalid_raw_tx` (exit 3) even with the broker down, never `broker_unreachable`.
 #[test]
 fn a_malformed_raw_tx_is_refused_before_connecting() {
     let deployment = Deployment::start();

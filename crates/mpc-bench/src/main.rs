@@ -18,13 +18,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use mpc_client::{Account, Wallet};
+use std::time::Duration;
+
+use alloy::signers::Signer;
+use mpc_client::{Account, MpcSigner, Wallet};
 use mpc_protocol::DerivationPath;
 
 use crate::deployment::Deployment;
 use crate::overnats::{Throughput, Wallets};
 use crate::report::{CosignerMemory, Operations, Profile, Report, Samples};
-use crate::stats::{milliseconds, round2, timed};
+use crate::stats::{milliseconds, round2, timed, Summary};
 
 /// Concurrent wallets of the throughput runs.
 const CONCURRENCY: [usize; 3] = [1, 4, 16];
@@ -137,7 +140,8 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
     shares.truncate(CONCURRENCY[2]);
 
     progress("sign and sign at m/0/7: in process and over NATS");
-    let (sign, sign_m_0_7) = sign_latencies(&wallets, &shares[0], &local, plan.signs).await?;
+    let (sign, sign_m_0_7, sign_mpc_signer) =
+        sign_latencies(&wallets, &shares[0], &local, plan.signs).await?;
     let trace = inprocess::traced_sign(&local).await?;
     let cbor = cbor::measure(&trace)?;
     let wire = wallets
@@ -182,6 +186,7 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         keygen: keygen.summary(),
         sign: sign.summary(),
         sign_m_0_7: sign_m_0_7.summary(),
+        sign_mpc_signer: Summary::of(sign_mpc_signer),
         refresh: refresh.summary(),
     };
     let profile = Profile {
@@ -197,15 +202,18 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
 }
 
 /// Signatures at the master key and at m/0/7, each in process then over
-/// NATS, in turns.
+/// NATS, in turns; and at the master key through `MpcSigner` (alloy's
+/// `Signer` trait on the same long-lived connection).
 async fn sign_latencies(
     wallets: &Wallets,
-    share: &Wallet,
+    share: &Arc<Wallet>,
     local: &inprocess::Shares,
     runs: usize,
-) -> anyhow::Result<(Samples, Samples)> {
+) -> anyhow::Result<(Samples, Samples, Vec<Duration>)> {
     let child: DerivationPath = "m/0/7".parse()?;
+    let signer = MpcSigner::new(Arc::clone(share), Account::Master)?;
     let (mut master, mut at_child) = (Samples::default(), Samples::default());
+    let mut through_signer = Vec::new();
     for _ in 0..runs {
         for (path, account, samples) in [
             (DerivationPath::master(), Account::Master, &mut master),
@@ -216,8 +224,11 @@ async fn sign_latencies(
             samples.in_process.push(elapsed);
             samples.nats.push(wallets.sign(share, account).await?.0);
         }
+        let (signed, elapsed) = timed(signer.sign_message(b"mpc-bench: through MpcSigner")).await;
+        signed?;
+        through_signer.push(elapsed);
     }
-    Ok((master, at_child))
+    Ok((master, at_child, through_signer))
 }
 
 async fn refresh_latencies(

@@ -62,6 +62,9 @@ pub struct Operations {
     pub keygen: SideBySide,
     pub sign: SideBySide,
     pub sign_m_0_7: SideBySide,
+    /// Signing through `MpcSigner` (alloy's `Signer`) on a long-lived
+    /// connection; compare with `sign.nats`, the library's own `sign`.
+    pub sign_mpc_signer: Summary,
     /// Over NATS this is `mpc rotate`'s whole flow: refresh, both new shares
     /// staged on disk (Argon2id on each side), a check signature, promotion.
     pub refresh: SideBySide,
@@ -133,6 +136,7 @@ pub struct Targets {
     pub keygen_nats_p50_under_1_5_s: bool,
     pub at_least_40_signatures_per_s_with_16_wallets: bool,
     pub cosigner_memory_flat: bool,
+    pub mpc_signer_p50_within_1_1x_library_sign: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +148,8 @@ pub struct Report {
     pub sign_inprocess_p50_ms: f64,
     pub sign_nats_p50_ms: f64,
     pub sign_nats_p95_ms: f64,
+    pub sign_mpc_signer_p50_ms: f64,
+    pub sign_mpc_signer_p95_ms: f64,
     pub wire_bytes_per_signature: usize,
     /// 16 wallets signing at once against one co-signer.
     pub signatures_per_s: f64,
@@ -175,6 +181,8 @@ impl Report {
             keygen_nats_p50_under_1_5_s: operations.keygen.nats.p50_ms < 1500.0,
             at_least_40_signatures_per_s_with_16_wallets: sixteen_on_one >= 40.0,
             cosigner_memory_flat: cosigner_memory.is_flat(),
+            mpc_signer_p50_within_1_1x_library_sign: operations.sign_mpc_signer.p50_ms
+                <= 1.1 * sign.nats.p50_ms,
         };
         Report {
             mode,
@@ -184,6 +192,8 @@ impl Report {
             sign_inprocess_p50_ms: sign.in_process.p50_ms,
             sign_nats_p50_ms: sign.nats.p50_ms,
             sign_nats_p95_ms: sign.nats.p95_ms,
+            sign_mpc_signer_p50_ms: operations.sign_mpc_signer.p50_ms,
+            sign_mpc_signer_p95_ms: operations.sign_mpc_signer.p95_ms,
             wire_bytes_per_signature: wire.bytes_per_signature,
             signatures_per_s: sixteen_on_one,
             operations,
@@ -219,6 +229,13 @@ impl Report {
                 cell(&op.nats)
             ));
         }
+        let signer = &ops.sign_mpc_signer;
+        lines.push(format!(
+            "{:<12} {:>14} {:>14}",
+            "MpcSigner",
+            "",
+            format!("{:.1}/{:.1}", signer.p50_ms, signer.p95_ms)
+        ));
         for t in &self.throughput {
             lines.push(format!(
                 "throughput   {:>2} wallets, {} co-signer(s): {:.1} signatures/s",
