@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::channel::Party;
-use crate::wire;
 
 /// A secp256k1 public key (never the identity point).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,8 +95,8 @@ pub struct KeyShare {
 /// Why stored share bytes were rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShareError {
-    #[error("key share is not valid CBOR: {0}")]
-    Malformed(String),
+    #[error(transparent)]
+    Malformed(#[from] mpc_cbor::DecodeError),
     #[error("key share format version {0} is not supported (expected {KEY_SHARE_VERSION})")]
     UnsupportedVersion(u8),
     #[error("key share is inconsistent: {0}")]
@@ -140,13 +139,13 @@ impl KeyShare {
 
     /// The share as CBOR, in a buffer that is zeroized when dropped.
     pub fn to_cbor(&self) -> Zeroizing<Vec<u8>> {
-        wire::encode(self).expect("a key share always encodes to CBOR")
+        mpc_cbor::encode_secret(self)
     }
 
     /// Reads a share written by [`KeyShare::to_cbor`], checking that it is a
     /// 2-of-2 share whose index matches its party.
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, ShareError> {
-        let share: KeyShare = wire::decode(bytes).map_err(ShareError::Malformed)?;
+        let share: KeyShare = mpc_cbor::decode("key share", bytes)?;
         if share.version != KEY_SHARE_VERSION {
             return Err(ShareError::UnsupportedVersion(share.version));
         }

@@ -1,47 +1,12 @@
-//! CBOR encoding of protocol messages, and the one-step exchange with the
-//! peer that every round of every operation goes through.
+//! The one-step exchange with the peer that every round of every operation
+//! goes through; messages are CBOR (`mpc_cbor`).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::debug;
-use zeroize::Zeroizing;
 
 use crate::channel::{Party, PeerChannel, Round};
 use crate::error::{ErrorKind, ProtocolError, Result};
-
-/// Counts bytes so the real buffer can be allocated once: a growing `Vec`
-/// would leave unzeroized copies of secret messages behind in freed memory.
-struct CountingSink(usize);
-
-impl std::io::Write for CountingSink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Encodes `value` as CBOR into a zeroizing buffer of exactly its size.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut sink = CountingSink(0);
-    ciborium::into_writer(value, &mut sink).map_err(|e| e.to_string())?;
-    let mut buffer = Zeroizing::new(Vec::with_capacity(sink.0));
-    ciborium::into_writer(value, &mut *buffer).map_err(|e| e.to_string())?;
-    Ok(buffer)
-}
-
-/// Decodes one CBOR value that must fill `bytes` completely.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let mut reader = bytes;
-    let value = ciborium::from_reader(&mut reader).map_err(|e| e.to_string())?;
-    if !reader.is_empty() {
-        return Err(format!("{} trailing bytes after the message", reader.len()));
-    }
-    Ok(value)
-}
 
 /// One party's side of a protocol run: who it is and the channel to its peer.
 pub(crate) struct Wire<'c, C> {
@@ -68,14 +33,8 @@ impl<C: PeerChannel> Wire<'_, C> {
         T: Serialize + Sync,
         U: DeserializeOwned,
     {
-        let payload = encode(ours).map_err(|detail| {
-            self.error(
-                round,
-                ErrorKind::InvalidInput {
-                    detail: format!("could not encode our message: {detail}"),
-                },
-            )
-        })?;
+        // Our messages can hold secret shares: zeroized when sent or dropped.
+        let payload = mpc_cbor::encode_secret(ours);
         debug!(party = %self.party, %round, "sending");
         self.channel
             .send(round, payload)
@@ -87,8 +46,8 @@ impl<C: PeerChannel> Wire<'_, C> {
             .await
             .map_err(|e| self.error(round, e.into()))?;
         debug!(party = %self.party, %round, "received");
-        decode(&received)
-            .map_err(|detail| self.error(round, ErrorKind::MalformedMessage { detail }))
+        mpc_cbor::decode("protocol message", &received)
+            .map_err(|e| self.error(round, ErrorKind::MalformedMessage { detail: e.detail }))
     }
 
     /// Tells the peer to stop when `result` is a local failure, then hands
@@ -101,31 +60,5 @@ impl<C: PeerChannel> Wire<'_, C> {
             }
         }
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use dkls23::protocols::signing::Broadcast3to4;
-    use k256::{Scalar, Secp256k1};
-
-    use super::*;
-
-    #[test]
-    fn protocol_message_round_trips_through_cbor() {
-        let message = Broadcast3to4::<Secp256k1> {
-            u: Scalar::from(7u64),
-            w: -Scalar::from(11u64),
-        };
-        let bytes = encode(&message).unwrap();
-        assert_eq!(bytes.capacity(), bytes.len(), "allocated once, exactly");
-        let decoded: Broadcast3to4<Secp256k1> = decode(&bytes).unwrap();
-        assert_eq!((decoded.u, decoded.w), (message.u, message.w));
-
-        let mut trailing = bytes.to_vec();
-        trailing.push(0);
-        let error = decode::<Broadcast3to4<Secp256k1>>(&trailing).err().unwrap();
-        assert!(error.contains("trailing"), "{error}");
-        assert!(decode::<Broadcast3to4<Secp256k1>>(&bytes[..bytes.len() - 1]).is_err());
     }
 }
