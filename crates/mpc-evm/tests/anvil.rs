@@ -11,11 +11,12 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::SignerSync;
 use mpc_evm::erc20::balance_of_calldata;
 use mpc_evm::{
-    decode_raw_tx, Address, EvmRpc, Fees, Receipt, RpcError, SignedTx, TxDraft, TxPolicy,
-    TxRequest, B256, U256,
+    decode_raw_tx, signed_authorization_json, Address, AuthorizationRequest, Bytes, EvmRpc, Fees,
+    Receipt, RpcError, SignPayload, SignedTx, TxDraft, TxPolicy, TxRequest, TxType, B256, U256,
 };
 use mpc_testkit::{Anvil, ANVIL_DEV_KEY, SEPOLIA_CHAIN_ID};
 use serde_json::json;
+use serde_json::Value;
 
 const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
 /// Anvil's second dev account, funded but otherwise unused by these tests.
@@ -308,4 +309,141 @@ async fn sending_the_same_transaction_twice_counts_as_sent() {
     assert_eq!(rpc.send_raw(&signed.raw_tx).await.unwrap(), signed.tx_hash);
     assert_eq!(rpc.send_raw(&signed.raw_tx).await.unwrap(), signed.tx_hash);
     assert_eq!(rpc.receipt(signed.tx_hash).await.unwrap(), None);
+}
+
+/// Init code that deploys [`ANSWER_RUNTIME`]: CODECOPY the 10 bytes after
+/// these 12 to memory and RETURN them.
+const ANSWER_INIT_CODE: &str = "0x600a600c600039600a6000f3602a60005260206000f3";
+/// Runtime code answering every call with the 32-byte word 42.
+const ANSWER_RUNTIME: &str = "0x602a60005260206000f3";
+const SLOT: &str = "0x0000000000000000000000000000000000000000000000000000000000000007";
+
+/// Prepares tx.json for `signer` on the node, signs, sends and waits.
+async fn prepare_and_mine(
+    rpc: &EvmRpc,
+    signer: &PrivateKeySigner,
+    tx_json: Value,
+) -> (TxRequest, SignedTx, Receipt) {
+    let draft = TxDraft::from_value(&tx_json).unwrap();
+    let tx = rpc
+        .prepare(draft, signer.address(), &policy())
+        .await
+        .unwrap();
+    let signed = sign(&tx, signer);
+    let receipt = mined(rpc, rpc.send_raw(&signed.raw_tx).await.unwrap()).await;
+    assert!(receipt.success, "{tx:?}: {receipt:?}");
+    (tx, signed, receipt)
+}
+
+/// Deploys the answer-42 contract through tx.json without `to`.
+async fn deploy_answer(rpc: &EvmRpc, signer: &PrivateKeySigner) -> Address {
+    let nonce = rpc.nonce(signer.address()).await.unwrap();
+    let (tx, _, receipt) = prepare_and_mine(rpc, signer, json!({"data": ANSWER_INIT_CODE})).await;
+    assert_eq!(tx.to, TxKind::Create);
+    assert!(tx.gas_limit >= 53_000, "{}", tx.gas_limit);
+    let contract = receipt
+        .contract_address
+        .expect("a creation receipt names the contract");
+    assert_eq!(contract, signer.address().create(nonce));
+    contract
+}
+
+fn answer() -> Bytes {
+    Bytes::from(U256::from(42).to_be_bytes::<32>().to_vec())
+}
+
+#[tokio::test]
+async fn eip2930_transaction_is_mined_and_pays_for_its_access_list() {
+    let anvil = Anvil::start();
+    let rpc = EvmRpc::connect(&anvil.url(), SEPOLIA_CHAIN_ID)
+        .await
+        .unwrap();
+    let signer = dev_signer();
+    // `type: 1` with no gas_price: prepare fills a legacy gas price.
+    let tx_json = json!({"type": 1, "to": RECIPIENT, "value": "1gwei",
+        "access_list": [{"address": RECIPIENT, "storage_keys": [SLOT]}]});
+    let (tx, signed, receipt) = prepare_and_mine(&rpc, &signer, tx_json).await;
+    assert_eq!(tx.tx_type(), TxType::Eip2930);
+    assert!(matches!(tx.fees, Fees::Legacy { gas_price } if gas_price > 0));
+    assert_eq!(signed.raw_tx[0], 0x01);
+    assert_eq!(
+        decode_raw_tx(&signed.raw_tx).unwrap().from,
+        signer.address()
+    );
+    // EIP-2930: 2,400 gas per address and 1,900 per storage key on top of 21,000.
+    assert_eq!(receipt.gas_used, 21_000 + 2_400 + 1_900);
+    assert_eq!(receipt.from, signer.address());
+}
+
+#[tokio::test]
+async fn contract_creation_is_mined_and_the_contract_runs() {
+    let anvil = Anvil::start();
+    let rpc = EvmRpc::connect(&anvil.url(), SEPOLIA_CHAIN_ID)
+        .await
+        .unwrap();
+    let contract = deploy_answer(&rpc, &dev_signer()).await;
+    assert_eq!(
+        rpc.code(contract).await.unwrap(),
+        ANSWER_RUNTIME.parse::<Bytes>().unwrap()
+    );
+    assert_eq!(rpc.call(contract, Bytes::new()).await.unwrap(), answer());
+
+    // A legacy creation works as well, with an explicit gas price.
+    let (tx, signed, receipt) = prepare_and_mine(
+        &rpc,
+        &dev_signer(),
+        json!({"data": ANSWER_INIT_CODE, "gas_price": "2gwei"}),
+    )
+    .await;
+    assert_eq!((tx.tx_type(), tx.to), (TxType::Legacy, TxKind::Create));
+    assert!(signed.raw_tx[0] >= 0xc0);
+    assert!(receipt.contract_address.is_some());
+}
+
+/// Anvil follows Prague rules here explicitly, whatever its default hardfork.
+#[tokio::test]
+async fn eip7702_transaction_installs_the_delegation() {
+    let anvil = Anvil::start_with(&["--hardfork", "prague"]);
+    let rpc = EvmRpc::connect(&anvil.url(), SEPOLIA_CHAIN_ID)
+        .await
+        .unwrap();
+    let sender = dev_signer();
+    let delegate = deploy_answer(&rpc, &sender).await;
+
+    // The authority signs the authorization payload's digest on its own...
+    let authority: PrivateKeySigner = SECOND_DEV_KEY.parse().unwrap();
+    let request = AuthorizationRequest {
+        chain_id: SEPOLIA_CHAIN_ID,
+        address: delegate,
+        nonce: rpc.nonce(authority.address()).await.unwrap(),
+    };
+    let payload = SignPayload::Authorization(request);
+    payload.validate(&policy()).unwrap();
+    let signature = authority
+        .sign_hash_sync(&B256::from(payload.digest().unwrap()))
+        .unwrap();
+    let signed_authorization = request.assemble(&signature).unwrap();
+
+    // ...and another account sends the type-4 transaction carrying it.
+    let tx_json = json!({"to": authority.address().to_checksum(None),
+        "authorization_list": [signed_authorization_json(&signed_authorization)]});
+    let (tx, signed, _) = prepare_and_mine(&rpc, &sender, tx_json).await;
+    assert_eq!(tx.tx_type(), TxType::Eip7702);
+    assert!(tx.gas_limit >= 21_000 + 25_000, "{}", tx.gas_limit);
+    assert_eq!(signed.raw_tx[0], 0x04);
+    assert_eq!(
+        decode_raw_tx(&signed.raw_tx).unwrap().from,
+        sender.address()
+    );
+
+    let designator = [&[0xef, 0x01, 0x00][..], delegate.as_slice()].concat();
+    assert_eq!(
+        rpc.code(authority.address()).await.unwrap(),
+        Bytes::from(designator)
+    );
+    // The authority now runs the delegate's code.
+    assert_eq!(
+        rpc.call(authority.address(), Bytes::new()).await.unwrap(),
+        answer()
+    );
 }
