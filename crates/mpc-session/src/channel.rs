@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use crate::config::whole_seconds;
 use crate::replay::ReplayWindow;
 use crate::subjects::{self, headers, SessionId};
-use crate::wire::{self, Kind, OpenedBody, RoundEnvelope, Route, SealedBody, WIRE_VERSION};
+use crate::wire::{Kind, OpenedBody, RoundEnvelope, Route, SealedBody, WIRE_VERSION};
 use crate::SessionConfig;
 
 /// Longest abort reason sent to the peer.
@@ -127,13 +127,10 @@ impl NatsPeerChannel {
 
     async fn publish(&mut self, kind: Kind, round: &str, body: &[u8]) -> Result<(), ChannelError> {
         let route = self.route(kind, round);
-        let plaintext = wire::to_cbor_secret(
-            &SealedBody {
-                route: &route,
-                body,
-            },
-            body.len(),
-        );
+        let plaintext = mpc_cbor::encode_secret(&SealedBody {
+            route: &route,
+            body,
+        });
         let ciphertext = crate::noise::seal(&self.transport, route.seq, &plaintext)
             .map_err(|e| ChannelError::Transport(e.to_string()))?;
         let headers = route_headers(&route);
@@ -144,7 +141,7 @@ impl NatsPeerChannel {
         };
         let subject = subjects::session(&self.session, self.me.peer());
         self.nats
-            .publish_with_headers(subject, headers, wire::to_cbor(&envelope).into())
+            .publish_with_headers(subject, headers, mpc_cbor::encode(&envelope).into())
             .await
             .map_err(|e| {
                 ChannelError::Transport(format!(
@@ -161,7 +158,7 @@ impl NatsPeerChannel {
     /// Checks one inbound message in order of cost: routing, headers, replay
     /// window, then decryption and the authenticated routing facts.
     fn accept(&mut self, message: &Message) -> Result<Accepted, (Option<Route>, Reject)> {
-        let envelope: RoundEnvelope = wire::from_cbor("round envelope", &message.payload)
+        let envelope: RoundEnvelope = mpc_cbor::decode("round envelope", &message.payload)
             .map_err(|_| (None, Reject::Malformed("not a CBOR round envelope")))?;
         let route = envelope.route;
         let fail = |reject| Err((Some(route.clone()), reject));
@@ -187,7 +184,7 @@ impl NatsPeerChannel {
         // Noise transport messages take no associated data, so the routing
         // facts travel inside the plaintext too; equality with the clear copy
         // binds session, direction, kind, round and seq to the ciphertext.
-        let Ok(opened) = wire::from_cbor::<OpenedBody>("sealed body", &plaintext) else {
+        let Ok(opened) = mpc_cbor::decode::<OpenedBody>("sealed body", &plaintext) else {
             return fail(Reject::NotAuthentic);
         };
         let body = Zeroizing::new(opened.body.into_vec());

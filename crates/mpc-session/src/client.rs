@@ -74,7 +74,7 @@ impl SessionClient {
             &self.nats,
             op,
             Some(session),
-            wire::to_cbor(&envelope),
+            mpc_cbor::encode(&envelope),
             request_headers,
             self.config.request_timeout,
         )
@@ -86,7 +86,7 @@ impl SessionClient {
             rejection,
             authenticated,
         };
-        let message = match wire::from_cbor("co-signer reply", &reply.payload)? {
+        let message = match mpc_cbor::decode("co-signer reply", &reply.payload)? {
             ReplyEnvelope::Refused { rejection, .. } => return Err(reject(rejection, false)),
             ReplyEnvelope::Handshake { version, .. } if version != WIRE_VERSION => {
                 return Err(SessionError::Malformed {
@@ -102,7 +102,7 @@ impl SessionClient {
                 session: session.to_string(),
             }
         })?;
-        let response_body = match wire::from_cbor("co-signer response", &payload)? {
+        let response_body = match mpc_cbor::decode("co-signer response", &payload)? {
             HandshakeReply::Rejected(rejection) => return Err(reject(rejection, true)),
             HandshakeReply::Accepted(body) => body.into_vec(),
         };
@@ -156,14 +156,14 @@ async fn request(
 pub async fn hello(nats: &Client, timeout: Duration) -> Result<[u8; 32], SessionError> {
     let reply = request(
         nats,
-        &Op::HELLO,
+        &Op::Hello,
         None,
         Vec::new(),
         HeaderMap::new(),
         timeout,
     )
     .await?;
-    let hello: HelloReply = wire::from_cbor("hello reply", &reply.payload)?;
+    let hello: HelloReply = mpc_cbor::decode("hello reply", &reply.payload)?;
     wire::public_key("hello reply", &hello.static_pub)
 }
 
@@ -171,12 +171,12 @@ pub async fn hello(nats: &Client, timeout: Duration) -> Result<[u8; 32], Session
 pub async fn health(nats: &Client, timeout: Duration) -> Result<Health, SessionError> {
     let reply = request(
         nats,
-        &Op::HEALTH,
+        &Op::Health,
         None,
         Vec::new(),
         HeaderMap::new(),
         timeout,
     )
     .await?;
-    wire::from_cbor("health reply", &reply.payload)
+    Ok(mpc_cbor::decode("health reply", &reply.payload)?)
 }

@@ -61,6 +61,15 @@ pub enum SessionError {
     Noise(String),
 }
 
+impl From<mpc_cbor::DecodeError> for SessionError {
+    fn from(error: mpc_cbor::DecodeError) -> SessionError {
+        SessionError::Malformed {
+            what: error.what,
+            reason: error.detail,
+        }
+    }
+}
+
 impl SessionError {
     pub(crate) fn transport(err: impl std::fmt::Display) -> SessionError {
         SessionError::Transport(err.to_string())

@@ -16,16 +16,14 @@ use crate::{noise, Health, Identity, SessionError};
 /// handshake reply, hello, health) on `bytes`; returns how many accepted it.
 pub fn decode_envelopes(bytes: &[u8]) -> usize {
     [
-        wire::from_cbor::<RequestEnvelope>("request", bytes)
-            .and_then(|r| wire::public_key("client key", &r.client_static_pub))
-            .is_ok(),
-        wire::from_cbor::<ReplyEnvelope>("reply", bytes).is_ok(),
-        wire::from_cbor::<RoundEnvelope>("round envelope", bytes).is_ok(),
-        wire::from_cbor::<HandshakeReply>("handshake reply", bytes).is_ok(),
-        wire::from_cbor::<HelloReply>("hello reply", bytes)
-            .and_then(|h| wire::public_key("hello reply", &h.static_pub))
-            .is_ok(),
-        wire::from_cbor::<Health>("health reply", bytes).is_ok(),
+        mpc_cbor::decode::<RequestEnvelope>("request", bytes)
+            .is_ok_and(|r| wire::public_key("client key", &r.client_static_pub).is_ok()),
+        mpc_cbor::decode::<ReplyEnvelope>("reply", bytes).is_ok(),
+        mpc_cbor::decode::<RoundEnvelope>("round envelope", bytes).is_ok(),
+        mpc_cbor::decode::<HandshakeReply>("handshake reply", bytes).is_ok(),
+        mpc_cbor::decode::<HelloReply>("hello reply", bytes)
+            .is_ok_and(|h| wire::public_key("hello reply", &h.static_pub).is_ok()),
+        mpc_cbor::decode::<Health>("health reply", bytes).is_ok(),
     ]
     .into_iter()
     .filter(|ok| *ok)
@@ -44,8 +42,8 @@ impl SessionPair {
     pub fn new() -> Result<SessionPair, SessionError> {
         let (client, cosigner) = (Identity::generate()?, Identity::generate()?);
         let session = SessionId::random();
-        let mut init = noise::initiator(&client, &cosigner.public_key(), &session, &Op::SIGN)?;
-        let mut resp = noise::responder(&cosigner, &client.public_key(), &session, &Op::SIGN)?;
+        let mut init = noise::initiator(&client, &cosigner.public_key(), &session, &Op::Sign)?;
+        let mut resp = noise::responder(&cosigner, &client.public_key(), &session, &Op::Sign)?;
         let m1 = noise::write_handshake(&mut init, b"request")?;
         noise::read_handshake(&mut resp, &m1).ok_or_else(|| SessionError::Noise("m1".into()))?;
         let m2 = noise::write_handshake(&mut resp, b"response")?;
@@ -66,7 +64,7 @@ impl SessionPair {
     /// envelope's seq, decode the sealed body, compare the routes.
     /// Returns the body when all of that holds.
     pub fn receive(&self, envelope: &[u8]) -> Result<Vec<u8>, SessionError> {
-        let envelope: RoundEnvelope = wire::from_cbor("round envelope", envelope)?;
+        let envelope: RoundEnvelope = mpc_cbor::decode("round envelope", envelope)?;
         let malformed = |reason: &str| SessionError::Malformed {
             what: "round envelope",
             reason: reason.into(),
@@ -77,7 +75,7 @@ impl SessionPair {
         let route = envelope.route;
         let plaintext = noise::open(&self.cosigner, route.seq, &envelope.ciphertext)
             .ok_or_else(|| malformed("not authentic"))?;
-        let opened: OpenedBody = wire::from_cbor("sealed body", &plaintext)?;
+        let opened: OpenedBody = mpc_cbor::decode("sealed body", &plaintext)?;
         if opened.route != route {
             return Err(malformed("route mismatch"));
         }
@@ -103,7 +101,7 @@ impl SessionPair {
         let route = self.client_route(seq);
         let ciphertext: Vec<ByteBuf> =
             noise::seal(&self.client, seq, plaintext).expect("seq below 2^48 always numbers");
-        wire::to_cbor(&RoundEnvelope {
+        mpc_cbor::encode(&RoundEnvelope {
             version: WIRE_VERSION,
             route,
             ciphertext,
@@ -113,7 +111,7 @@ impl SessionPair {
     /// A well-formed round envelope from the client carrying `body`.
     pub fn honest_envelope(&self, seq: u64, body: &[u8]) -> Vec<u8> {
         let route = self.client_route(seq);
-        let plaintext = wire::to_cbor(&wire::SealedBody {
+        let plaintext = mpc_cbor::encode(&wire::SealedBody {
             route: &route,
             body,
         });

@@ -146,8 +146,8 @@ mod tests {
     fn pair() -> (StatelessTransportState, StatelessTransportState) {
         let (a, b) = (Identity::generate().unwrap(), Identity::generate().unwrap());
         let sid = SessionId::random();
-        let mut init = initiator(&a, &b.public_key(), &sid, &Op::SIGN).unwrap();
-        let mut resp = responder(&b, &a.public_key(), &sid, &Op::SIGN).unwrap();
+        let mut init = initiator(&a, &b.public_key(), &sid, &Op::Sign).unwrap();
+        let mut resp = responder(&b, &a.public_key(), &sid, &Op::Sign).unwrap();
         let m1 = write_handshake(&mut init, b"request").unwrap();
         assert_eq!(&read_handshake(&mut resp, &m1).unwrap()[..], b"request");
         let m2 = write_handshake(&mut resp, b"response").unwrap();
@@ -190,14 +190,14 @@ mod tests {
             Identity::generate().unwrap(),
         );
         let sid = SessionId::random();
-        let mut forged = initiator(&mallory, &b.public_key(), &sid, &Op::SIGN).unwrap();
-        let mut resp = responder(&b, &a.public_key(), &sid, &Op::SIGN).unwrap();
+        let mut forged = initiator(&mallory, &b.public_key(), &sid, &Op::Sign).unwrap();
+        let mut resp = responder(&b, &a.public_key(), &sid, &Op::Sign).unwrap();
         let m1 = write_handshake(&mut forged, b"request").unwrap();
         assert!(read_handshake(&mut resp, &m1).is_none());
 
         let other_sid = SessionId::random();
-        let mut honest = initiator(&a, &b.public_key(), &sid, &Op::SIGN).unwrap();
-        let mut resp = responder(&b, &a.public_key(), &other_sid, &Op::SIGN).unwrap();
+        let mut honest = initiator(&a, &b.public_key(), &sid, &Op::Sign).unwrap();
+        let mut resp = responder(&b, &a.public_key(), &other_sid, &Op::Sign).unwrap();
         let m1 = write_handshake(&mut honest, b"request").unwrap();
         assert!(
             read_handshake(&mut resp, &m1).is_none(),

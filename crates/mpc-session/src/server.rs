@@ -113,16 +113,16 @@ impl Dispatcher {
         let op = message
             .subject
             .strip_prefix("mpc.v1.cosigner.")
-            .and_then(|op| Op::new(op).ok())
+            .and_then(Op::parse)
             .ok_or_else(|| Rejection::new("bad_request", "unknown request subject"))?;
-        if op == Op::HELLO || op == Op::HEALTH {
-            let answer = if op == Op::HELLO {
-                wire::to_cbor(&HelloReply {
+        if op == Op::Hello || op == Op::Health {
+            let answer = if op == Op::Hello {
+                mpc_cbor::encode(&HelloReply {
                     version: WIRE_VERSION,
                     static_pub: ByteBuf::from(self.identity.public_key().to_vec()),
                 })
             } else {
-                wire::to_cbor(&Health {
+                mpc_cbor::encode(&Health {
                     status: "ok".into(),
                     version: env!("CARGO_PKG_VERSION").into(),
                 })
@@ -132,7 +132,7 @@ impl Dispatcher {
             }
             return Ok(None);
         }
-        let envelope: RequestEnvelope = wire::from_cbor("request", &message.payload)
+        let envelope: RequestEnvelope = mpc_cbor::decode("request", &message.payload)
             .map_err(|e| Rejection::new("bad_request", e.to_string()))?;
         if envelope.version != WIRE_VERSION {
             return Err(Rejection::new(
@@ -161,7 +161,10 @@ async fn refuse(nats: &Client, reply: Subject, rejection: Rejection) {
         version: WIRE_VERSION,
         rejection,
     };
-    if let Err(e) = nats.publish(reply, wire::to_cbor(&envelope).into()).await {
+    if let Err(e) = nats
+        .publish(reply, mpc_cbor::encode(&envelope).into())
+        .await
+    {
         tracing::warn!(error = %e, "could not send refusal");
     }
 }
@@ -272,7 +275,7 @@ impl AuthenticatedRequest {
             .await
             .map_err(SessionError::transport)?;
         let accepted = HandshakeReply::Accepted(ByteBuf::from(response_body.to_vec()));
-        let message = noise::write_handshake(&mut handshake, &wire::to_cbor(&accepted))?;
+        let message = noise::write_handshake(&mut handshake, &mpc_cbor::encode(&accepted))?;
         let transport = handshake
             .into_stateless_transport_mode()
             .map_err(SessionError::noise)?;
@@ -300,7 +303,7 @@ impl AuthenticatedRequest {
             "rejected authenticated request");
         let message = noise::write_handshake(
             &mut handshake,
-            &wire::to_cbor(&HandshakeReply::Rejected(rejection)),
+            &mpc_cbor::encode(&HandshakeReply::Rejected(rejection)),
         )?;
         reply_handshake(&request, message).await
     }
@@ -333,7 +336,7 @@ async fn reply_handshake(request: &IncomingRequest, message: Vec<u8>) -> Result<
     };
     request
         .nats
-        .publish(request.reply.clone(), wire::to_cbor(&envelope).into())
+        .publish(request.reply.clone(), mpc_cbor::encode(&envelope).into())
         .await
         .map_err(SessionError::transport)
 }

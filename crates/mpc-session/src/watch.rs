@@ -5,7 +5,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::subjects::{self, SessionId};
-use crate::wire::{self, RoundEnvelope};
+use crate::wire::RoundEnvelope;
 use crate::SessionError;
 
 /// What a bystander sees of one round message: routing facts, never content.
@@ -47,7 +47,7 @@ impl Watch {
             })
             .collect();
         headers.sort();
-        let ciphertext_len = wire::from_cbor::<RoundEnvelope>("round envelope", &message.payload)
+        let ciphertext_len = mpc_cbor::decode::<RoundEnvelope>("round envelope", &message.payload)
             .ok()
             .map(|envelope| envelope.ciphertext.iter().map(|frame| frame.len()).sum());
         Some(WatchRecord {

@@ -1,13 +1,12 @@
-//! CBOR shapes on the wire. Everything here is readable by the broker except
-//! the Noise messages and the round ciphertext.
+//! CBOR shapes on the wire (encoded and decoded with `mpc_cbor`). Everything
+//! here is readable by the broker except the Noise messages and the round
+//! ciphertext.
 
 use std::fmt;
 
 use mpc_protocol::Party;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use zeroize::Zeroizing;
 
 use crate::subjects::SessionId;
 use crate::SessionError;
@@ -129,30 +128,6 @@ pub struct Health {
 pub(crate) struct HelloReply {
     pub version: u16,
     pub static_pub: ByteBuf,
-}
-
-pub(crate) fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out).expect("CBOR encoding into memory cannot fail");
-    out
-}
-
-/// Encodes into a buffer that is wiped when dropped, for plaintext that may
-/// hold secrets. Reserving first avoids leaving copies behind on growth.
-pub(crate) fn to_cbor_secret<T: Serialize>(value: &T, size_hint: usize) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(size_hint + 256));
-    ciborium::into_writer(value, &mut *out).expect("CBOR encoding into memory cannot fail");
-    out
-}
-
-pub(crate) fn from_cbor<T: DeserializeOwned>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<T, SessionError> {
-    ciborium::from_reader(bytes).map_err(|e| SessionError::Malformed {
-        what,
-        reason: e.to_string(),
-    })
 }
 
 pub(crate) fn public_key(what: &'static str, bytes: &[u8]) -> Result<[u8; 32], SessionError> {

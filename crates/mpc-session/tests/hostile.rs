@@ -6,7 +6,7 @@
 mod common;
 
 use async_nats::{Client, HeaderMap, Message};
-use common::{decode, encode, field, open_pair, raw_connect, Fixture};
+use common::{decode, field, open_pair, raw_connect, Fixture};
 use futures::StreamExt;
 use mpc_protocol::Party;
 use mpc_protocol::{ChannelError, PeerChannel, Round};
@@ -83,7 +83,11 @@ impl Captured {
 
     async fn inject(&self, attacker: &Client, subject: String) {
         attacker
-            .publish_with_headers(subject, self.headers.clone(), encode(&self.envelope).into())
+            .publish_with_headers(
+                subject,
+                self.headers.clone(),
+                mpc_cbor::encode(&self.envelope).into(),
+            )
             .await
             .unwrap();
     }

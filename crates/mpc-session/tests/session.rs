@@ -110,7 +110,7 @@ async fn no_cosigner_is_reported_at_once() {
     );
     let started = Instant::now();
     let err = client
-        .open(&[7; 32], &Op::KEYGEN, &SessionId::random(), b"keygen")
+        .open(&[7; 32], &Op::Keygen, &SessionId::random(), b"keygen")
         .await
         .unwrap_err();
     assert!(
@@ -149,7 +149,7 @@ async fn a_request_from_an_unpinned_client_key_is_refused() {
     let session = SessionId::random();
     let (client_side, cosigner_side) = tokio::join!(
         fx.client
-            .open(&cosigner_pub, &Op::SIGN, &session, b"sign this"),
+            .open(&cosigner_pub, &Op::Sign, &session, b"sign this"),
         async {
             fx.incoming
                 .next()
@@ -184,7 +184,7 @@ async fn a_client_pinning_another_cosigner_key_is_refused() {
     let wrong_cosigner = Identity::generate().unwrap().public_key();
     let session = SessionId::random();
     let (client_side, cosigner_side) = tokio::join!(
-        fx.client.open(&wrong_cosigner, &Op::SIGN, &session, b"x"),
+        fx.client.open(&wrong_cosigner, &Op::Sign, &session, b"x"),
         async {
             let request = fx.incoming.next().await.unwrap();
             let claimed = request.client_pub;
@@ -231,7 +231,7 @@ async fn a_reply_not_from_the_pinned_cosigner_is_refused() {
             // Late probes may still be queued ahead of the request.
             loop {
                 let message = requests.next().await.unwrap();
-                if message.subject.as_str() == subjects::request(&Op::SIGN) {
+                if message.subject.as_str() == subjects::request(&Op::Sign) {
                     return message;
                 }
             }
@@ -246,14 +246,14 @@ async fn a_reply_not_from_the_pinned_cosigner_is_refused() {
             ]),
         )]);
         impostor
-            .publish(request.reply.unwrap(), common::encode(&forged).into())
+            .publish(request.reply.unwrap(), mpc_cbor::encode(&forged).into())
             .await
             .unwrap();
     };
     let cosigner_pub = fx.cosigner_identity.public_key();
     let session = SessionId::random();
     let (client_side, ()) = tokio::join!(
-        fx.client.open(&cosigner_pub, &Op::SIGN, &session, b"x"),
+        fx.client.open(&cosigner_pub, &Op::Sign, &session, b"x"),
         answer
     );
     assert!(
@@ -271,7 +271,7 @@ async fn an_authenticated_rejection_reaches_the_client_as_such() {
     let cosigner_pub = fx.cosigner_pub();
     let session = SessionId::random();
     let (client_side, ()) = tokio::join!(
-        fx.client.open(&cosigner_pub, &Op::SIGN, &session, b"x"),
+        fx.client.open(&cosigner_pub, &Op::Sign, &session, b"x"),
         async {
             let request = fx.incoming.next().await.unwrap();
             let claimed = request.client_pub;
@@ -308,7 +308,7 @@ async fn an_unauthenticated_refusal_names_its_reason() {
     let cosigner_pub = fx.cosigner_pub();
     let session = SessionId::random();
     let (client_side, ()) = tokio::join!(
-        fx.client.open(&cosigner_pub, &Op::SIGN, &session, b"x"),
+        fx.client.open(&cosigner_pub, &Op::Sign, &session, b"x"),
         async {
             let request = fx.incoming.next().await.unwrap();
             request

@@ -92,10 +92,10 @@ pub async fn open_pair(
 ) -> (NatsPeerChannel, NatsPeerChannel) {
     let request = format!("request for {session}").into_bytes();
     let (client_side, cosigner_side) = tokio::join!(
-        client.open(cosigner_pub, &Op::SIGN, session, &request),
+        client.open(cosigner_pub, &Op::Sign, session, &request),
         async {
             let incoming = incoming.next().await.expect("a request arrives");
-            assert_eq!(incoming.op, Op::SIGN);
+            assert_eq!(incoming.op, Op::Sign);
             assert_eq!(&incoming.session_id, session);
             let claimed = incoming.client_pub;
             let authenticated = incoming.authenticate(&claimed).await.unwrap();
@@ -162,14 +162,9 @@ pub async fn wait_connected(client: &Client) {
     }
 }
 
+/// A captured message as a generic CBOR value, for editing it.
 pub fn decode(payload: &[u8]) -> Value {
-    ciborium::from_reader(payload).expect("CBOR")
-}
-
-pub fn encode(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out).unwrap();
-    out
+    mpc_cbor::decode("captured message", payload).unwrap()
 }
 
 /// The map entry `key` of a CBOR map value.
