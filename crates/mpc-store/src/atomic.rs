@@ -1,13 +1,14 @@
-//! Crash-safe file replacement: write a 0600 temp file in the same directory,
-//! fsync it, move it into place, fsync the directory.
+//! Crash-safe owner-only writes: write a 0600 temp file in the same directory,
+//! fsync it, move it into place, fsync the directory. Every file of the store
+//! is written this way, and other crates' secrets through [`write_private`].
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::crypto;
 use crate::error::{Result, StoreError};
+use crate::platform_fs;
 
 /// Whether an existing file at the destination may be replaced (`--force`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,28 @@ impl Overwrite {
 
 /// Prefix of in-flight temp files; readers and `FileStore::list` ignore them.
 pub(crate) const TEMP_MARKER: &str = ".tmp.";
+
+/// Writes `bytes` to `path`, replacing any file there, so that a reader (or a
+/// crash) never sees half a file: either the whole new content is at `path`
+/// afterwards, or the old file is untouched. The content goes to a temp file
+/// in the same directory that is created 0600 (it holds secrets: never
+/// readable by others, not even while it is written), is fsynced, renamed over
+/// `path`, and the directory is fsynced so that the rename survives a power
+/// loss. Outside Unix the file takes the permissions it inherits from its
+/// directory. Blocking.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes, Overwrite::Replace)
+}
+
+/// [`write_private`] that never replaces: fails with
+/// [`StoreError::AlreadyExists`] when `path` exists, also when it appears
+/// while the content is being written (the temp file is hard-linked into
+/// place, which refuses an existing name). Of several processes creating the
+/// same file at once exactly one succeeds, and the others can read its whole
+/// content. Blocking.
+pub fn write_private_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes, Overwrite::Refuse)
+}
 
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<()> {
     write_atomic_with(path, overwrite, |file| file.write_all(bytes))
@@ -62,18 +85,11 @@ pub(crate) fn rename_durable(from: &Path, to: &Path) -> Result<()> {
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io("fsync directory", dir, e))
+    platform_fs::sync_dir(dir).map_err(|e| StoreError::io("fsync directory", dir, e))
 }
 
 fn write_temp(temp: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> Result<()> {
-    // Created with 0600 from the start: the content is never readable by others.
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(temp)
+    let mut file = platform_fs::create_new_private(temp)
         .map_err(|e| StoreError::io("create temp file", temp, e))?;
     fill(&mut file).map_err(|e| StoreError::io("write temp file", temp, e))?;
     file.sync_all()
@@ -136,7 +152,7 @@ mod tests {
     fn failure_mid_write_keeps_old_file_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("share.enc");
-        write_atomic(&path, b"old content", Overwrite::Refuse).unwrap();
+        write_private(&path, b"old content").unwrap();
 
         let err = write_atomic_with(&path, Overwrite::Replace, |file| {
             file.write_all(b"half of the new")?;
@@ -163,14 +179,14 @@ mod tests {
     }
 
     #[test]
-    fn refuse_keeps_existing_file() {
+    fn create_only_keeps_existing_file_and_replace_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("share.enc");
-        write_atomic(&path, b"first", Overwrite::Refuse).unwrap();
-        let err = write_atomic(&path, b"second", Overwrite::Refuse).unwrap_err();
+        write_private_new(&path, b"first").unwrap();
+        let err = write_private_new(&path, b"second").unwrap_err();
         assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        write_atomic(&path, b"third", Overwrite::Replace).unwrap();
+        write_private(&path, b"third").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"third");
         assert!(leftovers(dir.path()).is_empty());
     }

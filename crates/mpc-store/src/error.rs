@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::format::FileKind;
-use crate::ShareParty;
+use crate::format::{FileKind, KeyringBackend, ShareParty};
 
 /// Everything that can go wrong in `mpc-store`. No variant ever carries
 /// plaintext, a passphrase or key material.
@@ -63,6 +62,19 @@ pub enum StoreError {
          (or MPC_KEY_SOURCE=passphrase with MPC_PASSPHRASE / MPC_PASSPHRASE_FILE)"
     )]
     KeyringUnavailable { detail: String },
+    #[error(
+        "{platform} has no OS keyring that mpc can use; use --key-source passphrase \
+         (or MPC_KEY_SOURCE=passphrase with MPC_PASSPHRASE / MPC_PASSPHRASE_FILE)"
+    )]
+    KeyringUnsupported { platform: &'static str },
+    #[error(
+        "the {backend} keyring does not exist on {platform}; a share whose key is kept there \
+         opens only on its own machine: move shares between machines with a backup"
+    )]
+    KeyringBackendUnsupported {
+        backend: KeyringBackend,
+        platform: &'static str,
+    },
     #[error("OS keyring error: {detail}")]
     Keyring { detail: String },
     #[error("{path} holds the {found} share, expected the {expected} share")]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{self, Argon2idParams, KeyCheck, NONCE_LEN, TAG_LEN};
 use crate::error::{Result, StoreError};
+use crate::keyring_backend;
 use crate::secret::DataKey;
 
 pub(crate) const MAGIC: &[u8; 8] = b"MPCSHARE";
@@ -59,15 +60,45 @@ impl fmt::Display for FileKind {
     }
 }
 
-/// Which OS keyring implementation holds a data key.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which OS keyring implementation holds a data key. Every platform's
+/// backends are listed on every platform, so a file made elsewhere is
+/// reported as such instead of as a header that does not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyringBackend {
-    /// freedesktop Secret Service over D-Bus (gnome-keyring, KWallet): persistent.
-    #[default]
+    /// Linux: freedesktop Secret Service over D-Bus (gnome-keyring, KWallet): persistent.
     SecretService,
-    /// Linux kernel keyutils session keyring: lives until logout/reboot.
+    /// Linux: kernel keyutils session keyring: lives until logout/reboot.
     KernelKeyutils,
+    /// macOS: the user's login keychain.
+    MacosKeychain,
+    /// Windows: generic credentials of the Credential Manager.
+    WindowsCredentialManager,
+}
+
+impl KeyringBackend {
+    /// The persistent keyring of the running platform, which new
+    /// keyring-encrypted files use; `None` where mpc-store supports none
+    /// (there, only the passphrase key source works).
+    pub fn native() -> Option<Self> {
+        keyring_backend::NATIVE
+    }
+
+    /// The name in file headers, e.g. `secret-service`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyringBackend::SecretService => "secret-service",
+            KeyringBackend::KernelKeyutils => "kernel-keyutils",
+            KeyringBackend::MacosKeychain => "macos-keychain",
+            KeyringBackend::WindowsCredentialManager => "windows-credential-manager",
+        }
+    }
+}
+
+impl fmt::Display for KeyringBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Where the data key of a file comes from; stored in the header so loading
@@ -116,8 +147,7 @@ pub(crate) struct Container<'a> {
 /// Sets `info.ciphertext_len` and returns the complete file.
 pub(crate) fn encode(info: &mut ShareInfo, key: &DataKey, plaintext: &[u8]) -> Vec<u8> {
     info.ciphertext_len = (plaintext.len() + TAG_LEN) as u64;
-    let mut header = Vec::new();
-    ciborium::into_writer(info, &mut header).expect("CBOR encoding into a Vec cannot fail");
+    let header = mpc_cbor::encode(info);
     let mut out =
         Vec::with_capacity(PREFIX_LEN + header.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(MAGIC);
@@ -180,12 +210,11 @@ pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Container<'a>> {
             bytes.len()
         )));
     }
-    let info: ShareInfo = ciborium::from_reader(&bytes[PREFIX_LEN..header_end]).map_err(|e| {
-        StoreError::Tampered {
+    let info: ShareInfo = mpc_cbor::decode("share file header", &bytes[PREFIX_LEN..header_end])
+        .map_err(|e| StoreError::Tampered {
             path: path.into(),
-            detail: format!("header does not decode: {e}"),
-        }
-    })?;
+            detail: e.to_string(),
+        })?;
     if info.curve != CURVE {
         return Err(StoreError::Tampered {
             path: path.into(),
@@ -220,5 +249,22 @@ impl Container<'_> {
     /// `None` when authentication fails (header or ciphertext changed, or wrong key).
     pub fn decrypt(&self, key: &DataKey) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         crypto::open(key, &self.nonce, self.aad, self.ciphertext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyring_backend_display_is_its_header_name() {
+        for backend in [
+            KeyringBackend::SecretService,
+            KeyringBackend::KernelKeyutils,
+            KeyringBackend::MacosKeychain,
+            KeyringBackend::WindowsCredentialManager,
+        ] {
+            assert_eq!(serde_json::to_value(backend).unwrap(), backend.as_str());
+        }
     }
 }

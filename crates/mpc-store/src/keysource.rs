@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use keyring::Entry;
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, Argon2idParams};
 use crate::error::{Result, StoreError};
 use crate::format::{KeySourceDescriptor, KeyringBackend, ShareParty};
+use crate::keyring_backend::{self, Slot};
 use crate::secret::{DataKey, Passphrase};
 
 /// Keyring service name of every data key.
@@ -59,41 +59,48 @@ pub enum ResolvedKeySource {
     PromptForPassphrase,
 }
 
-/// The CLI contract, reading the process environment and probing the Secret Service.
-/// Blocking (D-Bus): from async code call it inside `spawn_blocking`.
+/// The CLI contract, reading the process environment and probing this
+/// platform's keyring ([`KeyringBackend::native`]).
+/// Blocking (D-Bus on Linux): from async code call it inside `spawn_blocking`.
 pub fn resolve_key_source(explicit: Option<&str>) -> Result<ResolvedKeySource> {
-    resolve_key_source_with(explicit, &|name| std::env::var(name).ok(), &|| {
-        probe_keyring(KeyringBackend::SecretService)
-    })
+    resolve_key_source_with(
+        explicit,
+        &|name| std::env::var(name).ok(),
+        &probe_native_keyring,
+    )
 }
 
-/// [`resolve_key_source`] with the environment and keyring probe injected.
+/// [`resolve_key_source`] with the environment and keyring probe injected;
+/// `probe` returns the keyring to use when one answers.
 ///
 /// Order: `explicit` (`--key-source`), else `MPC_KEY_SOURCE`, else passphrase when
 /// `MPC_PASSPHRASE` or `MPC_PASSPHRASE_FILE` is set, else keyring when it answers,
-/// else prompt. Requesting the keyring when none answers is an error.
+/// else prompt. Requesting the keyring when none answers is the probe's error.
 pub fn resolve_key_source_with(
     explicit: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
-    probe: &dyn Fn() -> Result<()>,
+    probe: &dyn Fn() -> Result<KeyringBackend>,
 ) -> Result<ResolvedKeySource> {
     let requested = match explicit.map(str::to_owned).or_else(|| env(ENV_KEY_SOURCE)) {
         Some(value) => Some(value.parse::<KeySourceKind>()?),
         None => None,
     };
-    let keyring = ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService));
+    let keyring = |backend| ResolvedKeySource::Ready(KeySource::Keyring(backend));
     // An explicit keyring choice ignores the passphrase variables, even malformed ones.
     Ok(match (requested, passphrase_from_env_with(env)) {
-        (Some(KeySourceKind::Keyring), _) => {
-            probe()?;
-            keyring
-        }
+        (Some(KeySourceKind::Keyring), _) => keyring(probe()?),
         (_, Err(e)) => return Err(e),
         (_, Ok(Some(passphrase))) => ResolvedKeySource::Ready(KeySource::Passphrase(passphrase)),
         (Some(KeySourceKind::Passphrase), Ok(None)) => ResolvedKeySource::PromptForPassphrase,
-        (None, Ok(None)) if probe().is_ok() => keyring,
-        (None, Ok(None)) => ResolvedKeySource::PromptForPassphrase,
+        (None, Ok(None)) => probe().map_or(ResolvedKeySource::PromptForPassphrase, keyring),
     })
+}
+
+/// This platform's keyring when it answers; `KeyringUnsupported` where there is none.
+fn probe_native_keyring() -> Result<KeyringBackend> {
+    let backend = keyring_backend::native()?;
+    probe_keyring(backend)?;
+    Ok(backend)
 }
 
 /// The passphrase from `MPC_PASSPHRASE` or the file named by `MPC_PASSPHRASE_FILE`
@@ -150,15 +157,9 @@ pub fn passphrase_from_env_with(
 
 /// `Ok` when the keyring backend answers (an absent probe entry counts as an answer).
 pub fn probe_keyring(backend: KeyringBackend) -> Result<()> {
-    let entry = keyring_entry(backend, KEYRING_SERVICE, "probe")?;
-    match entry.get_secret() {
-        Ok(mut secret) => {
-            zeroize::Zeroize::zeroize(&mut secret);
-            Ok(())
-        }
-        Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(keyring_error(e)),
-    }
+    Slot::new(backend, KEYRING_SERVICE, "probe")?
+        .get()
+        .map(drop)
 }
 
 /// Removes the keyring data key of a keyring-encrypted file (e.g. when deleting a wallet).
@@ -172,11 +173,7 @@ pub fn delete_keyring_key(descriptor: &KeySourceDescriptor) -> Result<bool> {
     else {
         return Ok(false);
     };
-    match keyring_entry(*backend, service, user)?.delete_credential() {
-        Ok(()) => Ok(true),
-        Err(keyring::Error::NoEntry) => Ok(false),
-        Err(e) => Err(keyring_error(e)),
-    }
+    Slot::new(*backend, service, user)?.delete()
 }
 
 pub(crate) fn keyring_user(party: ShareParty, wallet_id: &str) -> String {
@@ -201,20 +198,19 @@ pub(crate) fn new_file_key(
         }
         KeySource::Keyring(backend) => {
             let user = keyring_user(party, wallet_id);
-            let entry = keyring_entry(*backend, KEYRING_SERVICE, &user)?;
-            let key = match entry.get_secret() {
-                Ok(secret) => key_from_secret(secret).ok_or_else(|| StoreError::Keyring {
+            let slot = Slot::new(*backend, KEYRING_SERVICE, &user)?;
+            let key = match slot.get()? {
+                Some(secret) => key_from_secret(&secret).ok_or_else(|| StoreError::Keyring {
                     detail: format!(
                         "entry (service {KEYRING_SERVICE:?}, user {user:?}) exists but is not a \
                          32-byte key; delete it or pick another wallet id"
                     ),
                 })?,
-                Err(keyring::Error::NoEntry) => {
+                None => {
                     let key = crypto::random_key();
-                    entry.set_secret(key.as_ref()).map_err(keyring_error)?;
+                    slot.set(key.as_ref())?;
                     key
                 }
-                Err(e) => return Err(keyring_error(e)),
             };
             let descriptor = KeySourceDescriptor::Keyring {
                 backend: *backend,
@@ -238,51 +234,20 @@ pub(crate) fn keyring_key(
         service: service.into(),
         user: user.into(),
     };
-    match keyring_entry(backend, service, user)?.get_secret() {
-        Ok(secret) => key_from_secret(secret).ok_or_else(wrong),
-        Err(keyring::Error::NoEntry) => Err(StoreError::KeyringEntryMissing {
+    match Slot::new(backend, service, user)?.get()? {
+        Some(secret) => key_from_secret(&secret).ok_or_else(wrong),
+        None => Err(StoreError::KeyringEntryMissing {
             path: path.into(),
             service: service.into(),
             user: user.into(),
         }),
-        Err(e) => Err(keyring_error(e)),
     }
 }
 
-fn key_from_secret(secret: Vec<u8>) -> Option<DataKey> {
-    let secret = Zeroizing::new(secret);
+fn key_from_secret(secret: &[u8]) -> Option<DataKey> {
     let mut key = Zeroizing::new([0u8; 32]);
     (secret.len() == 32).then(|| {
-        key.copy_from_slice(&secret);
+        key.copy_from_slice(secret);
         key
     })
-}
-
-fn keyring_entry(backend: KeyringBackend, service: &str, user: &str) -> Result<Entry> {
-    let credential: Box<keyring::credential::Credential> = match backend {
-        KeyringBackend::SecretService => Box::new(
-            keyring::secret_service::SsCredential::new_with_target(None, service, user)
-                .map_err(keyring_error)?,
-        ),
-        KeyringBackend::KernelKeyutils => Box::new(
-            keyring::keyutils::KeyutilsCredential::new_with_target(None, service, user)
-                .map_err(keyring_error)?,
-        ),
-    };
-    Ok(Entry::new_with_credential(credential))
-}
-
-/// Storage that cannot be reached at all becomes `KeyringUnavailable` (which
-/// suggests the passphrase); anything else is a plain keyring error.
-fn keyring_error(error: keyring::Error) -> StoreError {
-    match error {
-        keyring::Error::PlatformFailure(e) | keyring::Error::NoStorageAccess(e) => {
-            StoreError::KeyringUnavailable {
-                detail: e.to_string(),
-            }
-        }
-        other => StoreError::Keyring {
-            detail: other.to_string(),
-        },
-    }
 }

@@ -18,7 +18,8 @@
 //!                 share_version u32, incremented by key refresh
 //!                 public_key    compressed public key, lowercase hex
 //!                 metadata      map string -> string, for the caller
-//!                 key_source    {type: "keyring", backend: "secret-service" | "kernel-keyutils",
+//!                 key_source    {type: "keyring", backend: "secret-service" | "kernel-keyutils"
+//!                                  | "macos-keychain" | "windows-credential-manager",
 //!                                service, user}
 //!                             | {type: "passphrase", argon2id: {salt (hex, 16 bytes),
 //!                                m_cost_kib, t_cost, p_cost}}
@@ -31,12 +32,14 @@
 //!
 //! The AEAD associated data is bytes `0 .. 14+H`, so changing any header byte
 //! makes decryption fail. Keyring data keys are 32 random bytes under service
-//! `mpc-wallet`, user `<party>/<wallet_id>`. Passphrase keys come from Argon2id
-//! (m = 19 MiB, t = 2, p = 1 for new files).
+//! `mpc-wallet`, user `<party>/<wallet_id>`, in the platform's own keyring
+//! ([`KeyringBackend::native`]: Secret Service on Linux, the keychain on macOS,
+//! the Credential Manager on Windows; elsewhere only passphrases work).
+//! Passphrase keys come from Argon2id (m = 19 MiB, t = 2, p = 1 for new files).
 //!
-//! Files are written atomically with mode 0600 (temp file, fsync, rename,
-//! fsync directory). Beside a share `X` live `X.lock` (wallet lock, JSON) and
-//! `X.next` (staged refreshed share).
+//! Files are written atomically, mode 0600 on Unix ([`write_private`]: temp
+//! file, fsync, rename, fsync directory). Beside a share `X` live `X.lock`
+//! (wallet lock, JSON) and `X.next` (staged refreshed share).
 //!
 //! All functions block (file system, D-Bus keyring, Argon2id). The Secret
 //! Service client runs its own runtime: from async code call them inside
@@ -47,14 +50,17 @@ mod backup;
 mod crypto;
 mod error;
 mod format;
+mod keyring_backend;
 mod keysource;
 mod lock;
+pub mod pairing;
+mod platform_fs;
 mod rotation;
 mod secret;
 mod share;
 mod store;
 
-pub use atomic::Overwrite;
+pub use atomic::{write_private, write_private_new, Overwrite};
 pub use backup::{export_backup, import_backup, verify_backup};
 pub use crypto::{Argon2idParams, ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST};
 pub use error::{Result, StoreError};

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{self, Overwrite};
+use crate::atomic;
 use crate::error::{Result, StoreError};
 
 /// Why a wallet was locked. Stored as JSON, mode 0600.
@@ -32,7 +32,7 @@ pub fn lock(share_path: &Path, reason: &str, evidence: &str) -> Result<LockRecor
             .map_or(0, |d| d.as_secs()),
     };
     let json = serde_json::to_vec_pretty(&record).expect("a lock record always serializes");
-    atomic::write_atomic(&lock_path(share_path), &json, Overwrite::Replace)?;
+    atomic::write_private(&lock_path(share_path), &json)?;
     Ok(record)
 }
 

@@ -1,13 +1,12 @@
 //! A directory of shares, one file per wallet (`<dir>/<wallet_id>.enc`): the co-signer's store.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{Overwrite, TEMP_MARKER};
 use crate::error::{Result, StoreError};
 use crate::format::{ShareInfo, ShareParty};
 use crate::keysource::KeySource;
+use crate::platform_fs;
 use crate::secret::Passphrase;
 use crate::share::{self, Expect, LoadedShare, ShareMeta};
 
@@ -35,7 +34,7 @@ pub trait KeyShareStore {
     fn list(&self) -> Result<Vec<String>>;
 }
 
-/// Shares of one party in one directory (created 0700 if missing).
+/// Shares of one party in one directory (created 0700 on Unix if missing).
 #[derive(Clone, Debug)]
 pub struct FileStore {
     dir: PathBuf,
@@ -45,10 +44,7 @@ pub struct FileStore {
 impl FileStore {
     pub fn open(dir: impl Into<PathBuf>, party: ShareParty) -> Result<Self> {
         let dir = dir.into();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
+        platform_fs::create_private_dir_all(&dir)
             .map_err(|e| StoreError::io("create store directory", &dir, e))?;
         Ok(Self { dir, party })
     }

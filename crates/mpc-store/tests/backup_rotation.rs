@@ -48,7 +48,7 @@ fn backup_export_verify_import_round_trip() {
     )
     .unwrap();
     assert_eq!(exported.kind, FileKind::Backup);
-    assert_eq!(mode(&backup), 0o600);
+    assert_owner_only(&backup);
 
     let mut seen = None;
     let verified = verify_backup(&backup, &passphrase("backup pw"), |info, plaintext| {
@@ -80,7 +80,7 @@ fn backup_export_verify_import_round_trip() {
     )
     .unwrap();
     assert_eq!(&loaded.plaintext[..], PLAINTEXT);
-    assert_eq!(mode(&restored), 0o600);
+    assert_owner_only(&restored);
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn stage_then_promote_replaces_the_share() {
     let staged = stage_next(&share, b"refreshed share", 2, Some(&passphrase("share pw"))).unwrap();
     assert_eq!(staged.share_version, 2);
     assert_eq!(pending_next(&share).unwrap(), Some(2));
-    assert_eq!(mode(&next_path(&share)), 0o600);
+    assert_owner_only(&next_path(&share));
     assert_eq!(
         load_version(&share),
         (PLAINTEXT.to_vec(), 1),

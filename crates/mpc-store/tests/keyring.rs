@@ -1,11 +1,12 @@
-//! Keyring-encrypted shares against the real OS keyring. Run through
-//! `scripts/with-keyring cargo test -p mpc-store`; without a keyring these
-//! tests fail unless MPC_TEST_NO_KEYRING=1.
+//! Keyring-encrypted shares against the platform's real OS keyring. On Linux
+//! run them through `scripts/with-keyring cargo test -p mpc-store`; without a
+//! keyring these tests fail unless MPC_TEST_NO_KEYRING=1. Platforms without
+//! a keyring backend have none of these tests (the resolver tests cover them).
+#![cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use mpc_store::{
@@ -13,6 +14,11 @@ use mpc_store::{
     save_share, stage_next, Expect, KeySource, KeySourceDescriptor, KeyringBackend, Overwrite,
     ResolvedKeySource, ShareInfo, ShareParty, StoreError, KEYRING_SERVICE,
 };
+
+/// The platform's own keyring, which new keyring-encrypted files use.
+fn native() -> KeyringBackend {
+    KeyringBackend::native().expect("this platform has a keyring backend")
+}
 
 fn save_with_keyring(path: &Path, wallet_id: &str, backend: KeyringBackend) -> ShareInfo {
     save_share(
@@ -38,7 +44,7 @@ fn round_trip(backend: KeyringBackend) {
             user: format!("client/{wallet_id}"),
         }
     );
-    assert_eq!(mode(&path), 0o600);
+    assert_owner_only(&path);
 
     // No passphrase: the header says keyring.
     let loaded = load_share(
@@ -60,21 +66,21 @@ fn round_trip(backend: KeyringBackend) {
 }
 
 #[test]
-fn secret_service_round_trip_and_missing_entry() {
-    if keyring_available(KeyringBackend::SecretService) {
-        round_trip(KeyringBackend::SecretService);
+fn native_keyring_round_trip_and_missing_entry() {
+    if keyring_available(native()) {
+        round_trip(native());
     }
 }
 
 #[test]
 fn wrong_keyring_entry_is_distinct_from_tampering() {
-    if !keyring_available(KeyringBackend::SecretService) {
+    if !keyring_available(native()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("client_share.enc");
     let wallet_id = unique_wallet_id("wrong");
-    let saved = save_with_keyring(&path, &wallet_id, KeyringBackend::SecretService);
+    let saved = save_with_keyring(&path, &wallet_id, native());
     let bytes = std::fs::read(&path).unwrap();
 
     let mut tampered = bytes.clone();
@@ -101,20 +107,20 @@ fn wrong_keyring_entry_is_distinct_from_tampering() {
 
 #[test]
 fn forced_resave_and_rotation_reuse_the_keyring_key() {
-    if !keyring_available(KeyringBackend::SecretService) {
+    if !keyring_available(native()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("client_share.enc");
     let wallet_id = unique_wallet_id("rot");
-    let saved = save_with_keyring(&path, &wallet_id, KeyringBackend::SecretService);
+    let saved = save_with_keyring(&path, &wallet_id, native());
     stage_next(&path, b"refreshed", 2, None).unwrap();
     // Re-saving the same wallet must not strand the staged file's key.
     save_share(
         &path,
         &meta(&wallet_id, ShareParty::Client),
         PLAINTEXT,
-        &KeySource::Keyring(KeyringBackend::SecretService),
+        &KeySource::Keyring(native()),
         Overwrite::Replace,
     )
     .unwrap();
@@ -129,7 +135,7 @@ fn forced_resave_and_rotation_reuse_the_keyring_key() {
 
 #[test]
 fn backup_moves_a_share_between_keyring_and_passphrase() {
-    if !keyring_available(KeyringBackend::SecretService) {
+    if !keyring_available(native()) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -137,7 +143,7 @@ fn backup_moves_a_share_between_keyring_and_passphrase() {
     let backup = dir.path().join("client_share.backup");
     let restored = dir.path().join("restored.enc");
     let wallet_id = unique_wallet_id("bk");
-    let saved = save_with_keyring(&share, &wallet_id, KeyringBackend::SecretService);
+    let saved = save_with_keyring(&share, &wallet_id, native());
 
     export_backup(
         &share,
@@ -149,7 +155,7 @@ fn backup_moves_a_share_between_keyring_and_passphrase() {
     .unwrap();
     // The backup must not depend on the keyring.
     delete_keyring_key(&saved.key_source).unwrap();
-    let target = KeySource::Keyring(KeyringBackend::SecretService);
+    let target = KeySource::Keyring(native());
     let imported = import_backup(
         &backup,
         &restored,
@@ -166,23 +172,22 @@ fn backup_moves_a_share_between_keyring_and_passphrase() {
 
 #[test]
 fn resolver_picks_an_answering_keyring() {
-    if !keyring_available(KeyringBackend::SecretService) {
+    if !keyring_available(native()) {
         return;
     }
     let resolved = resolve_key_source(Some("keyring")).unwrap();
     assert!(
-        matches!(
-            resolved,
-            ResolvedKeySource::Ready(KeySource::Keyring(KeyringBackend::SecretService))
-        ),
+        matches!(resolved, ResolvedKeySource::Ready(KeySource::Keyring(b)) if b == native()),
         "{resolved:?}"
     );
 }
 
+#[cfg(target_os = "linux")]
 const IN_KEYCTL_SESSION: &str = "MPC_TEST_IN_KEYCTL_SESSION";
 
-/// The kernel keyutils backend needs a session keyring this process owns, so
-/// the test re-runs itself under `keyctl session -`.
+/// Linux's second backend, the kernel keyutils, needs a session keyring this
+/// process owns, so the test re-runs itself under `keyctl session -`.
+#[cfg(target_os = "linux")]
 #[test]
 fn kernel_keyutils_round_trip() {
     if std::env::var_os(IN_KEYCTL_SESSION).is_some() {
@@ -190,7 +195,7 @@ fn kernel_keyutils_round_trip() {
         round_trip(KeyringBackend::KernelKeyutils);
         return;
     }
-    let spawned = Command::new("keyctl")
+    let spawned = std::process::Command::new("keyctl")
         .args(["session", "-"])
         .arg(std::env::current_exe().unwrap())
         .args([

@@ -31,7 +31,7 @@ fn locked_wallet_refuses_signing_load_until_unlocked() {
 
     let record = lock(&path, "digest mismatch", "request 42 asked to sign 0xdead").unwrap();
     assert_eq!(lock_status(&path).unwrap(), Some(record.clone()));
-    assert_eq!(mode(&lock_path(&path)), 0o600);
+    assert_owner_only(&lock_path(&path));
     let err = load_unlocked(&path, Expect::default(), Some(&passphrase("pw"))).unwrap_err();
     assert!(
         matches!(&err, StoreError::WalletLocked { evidence, .. } if evidence == "request 42 asked to sign 0xdead"),
@@ -123,7 +123,7 @@ fn resolve(
         .collect();
     resolve_key_source_with(explicit, &|name| env.get(name).cloned(), &|| {
         if keyring_up {
-            Ok(())
+            Ok(KeyringBackend::SecretService)
         } else {
             Err(StoreError::KeyringUnavailable {
                 detail: "no dbus".into(),
@@ -191,6 +191,38 @@ fn key_source_resolution_follows_the_cli_contract() {
     assert!(matches!(err, StoreError::PassphraseEnv { .. }), "{err}");
     let err = resolve(None, &[("MPC_KEY_SOURCE", "vault")], true).unwrap_err();
     assert!(matches!(err, StoreError::InvalidKeySource { .. }), "{err}");
+}
+
+#[test]
+fn without_a_keyring_backend_the_resolver_offers_the_passphrase() {
+    let unsupported = || Err(StoreError::KeyringUnsupported { platform: "plan9" });
+    let no_env = |_: &str| None;
+    let resolved = resolve_key_source_with(None, &no_env, &unsupported).unwrap();
+    assert!(
+        matches!(resolved, ResolvedKeySource::PromptForPassphrase),
+        "{resolved:?}"
+    );
+    let err = resolve_key_source_with(Some("keyring"), &no_env, &unsupported).unwrap_err();
+    assert!(
+        matches!(err, StoreError::KeyringUnsupported { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("--key-source passphrase"),
+        "suggests the alternative: {err}"
+    );
+}
+
+/// The resolver's real probe, on a platform mpc-store has no keyring for.
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+#[test]
+fn this_platform_has_no_keyring_and_says_so() {
+    assert_eq!(KeyringBackend::native(), None);
+    let err = mpc_store::resolve_key_source(Some("keyring")).unwrap_err();
+    assert!(
+        matches!(err, StoreError::KeyringUnsupported { .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn passphrase_round_trip_keeps_plaintext_and_header() {
     assert!(argon2id.m_cost_kib >= 19 * 1024 && argon2id.t_cost >= 2 && argon2id.p_cost >= 1);
     assert_eq!(argon2id.salt.len(), 32);
     assert_eq!(read_info(&path).unwrap(), saved);
-    assert_eq!(mode(&path), 0o600);
+    assert_owner_only(&path);
     assert!(temp_files(dir.path()).is_empty());
 }
 
@@ -231,7 +231,7 @@ fn existing_share_is_replaced_only_when_forced() {
         (&loaded.plaintext[..], loaded.info.share_version),
         (&b"new"[..], 7)
     );
-    assert_eq!(mode(&path), 0o600);
+    assert_owner_only(&path);
     assert!(temp_files(dir.path()).is_empty());
 }
 

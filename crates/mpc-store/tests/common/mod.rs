@@ -2,7 +2,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use mpc_store::{KeyringBackend, Passphrase, ShareMeta, ShareParty};
@@ -32,9 +31,17 @@ pub fn unique_wallet_id(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
-pub fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+/// Asserts that only the owner can read or write `path` (mode 0600).
+#[cfg(unix)]
+pub fn assert_owner_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode of {}", path.display());
 }
+
+/// Modes are a Unix notion: elsewhere a file inherits its directory's ACL.
+#[cfg(not(unix))]
+pub fn assert_owner_only(_path: &Path) {}
 
 /// Names in `dir` that are in-flight temp files.
 pub fn temp_files(dir: &Path) -> Vec<String> {
