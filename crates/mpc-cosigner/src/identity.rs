@@ -2,12 +2,11 @@
 //! start. Clients pin its public key at their first keygen.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
 use mpc_session::Identity;
+use mpc_store::StoreError;
 use zeroize::Zeroizing;
 
 /// Reads the identity key, or creates it (mode 0600) when there is none.
@@ -38,36 +37,20 @@ fn read(path: &Path) -> anyhow::Result<Identity> {
     }
 }
 
-/// Writes a new key to a private temp file and links it into place: the key
-/// appears whole or not at all, and when two co-signers sharing a data dir
-/// start together, the second one adopts the first one's key.
+/// Writes a new key create-only (owner-only, whole or not at all): when two
+/// co-signers sharing a data dir start together, exactly one key is written
+/// and the other start adopts it.
 fn create(path: &Path) -> anyhow::Result<Identity> {
     let identity = Identity::generate()?;
     let dir = path.parent().context("identity path has no directory")?;
     fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    // Named after the new key, so concurrent starts never share a temp file.
-    let temp = dir.join(format!(
-        ".identity-{}.tmp",
-        hex::encode(&identity.public_key()[..8])
-    ));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .with_context(|| format!("create {}", temp.display()))?;
-    file.write_all(identity.to_bytes().as_slice())?;
-    file.sync_all()?;
-    let linked = fs::hard_link(&temp, path);
-    let _ = fs::remove_file(&temp);
-    match linked {
+    match mpc_store::write_private_new(path, identity.to_bytes().as_slice()) {
         Ok(()) => {
             tracing::info!(public_key = %hex::encode(identity.public_key()), "created co-signer identity");
             Ok(identity)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
-        Err(e) => Err(e).with_context(|| format!("create {}", path.display())),
+        Err(StoreError::AlreadyExists { .. }) => read(path),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -87,10 +70,16 @@ mod tests {
         });
         assert!(keys.iter().all(|key| key == &keys[0]));
         assert_eq!(load_or_create(&path).unwrap().public_key(), keys[0]);
-        let mode = fs::metadata(&path).unwrap().permissions();
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-            0o600
-        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["identity.key"], "no temp file is left behind");
     }
 }
