@@ -484,7 +484,7 @@ fn a_passphrase_share_without_a_passphrase_is_a_startup_error() {
         .output()
         .expect("run mpc serve");
     let (code, error, stderr) = mpc_e2e::parse_failure(&["serve"], &output);
-    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     assert_eq!(error["error"]["code"], "passphrase_required", "{error}");
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("MPC_PASSPHRASE"), "{message}");

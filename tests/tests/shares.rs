@@ -84,7 +84,7 @@ fn a_backup_restores_under_a_new_passphrase_and_signs() {
     let original = std::fs::read(&backup).unwrap();
     assert_error(
         d.mpc_err_env(&with_backup("other"), &export),
-        4,
+        2,
         "share_exists",
     );
     assert_eq!(std::fs::read(&backup).unwrap(), original);
@@ -114,7 +114,7 @@ fn a_backup_restores_under_a_new_passphrase_and_signs() {
     ];
     d.mpc_ok_env(&new_passphrase, &import);
     assert_eq!(mode(&restored), 0o600);
-    assert_error(d.mpc_err_env(&new_passphrase, &import), 4, "share_exists");
+    assert_error(d.mpc_err_env(&new_passphrase, &import), 2, "share_exists");
 
     // The restored share opens only under the new passphrase, and signs.
     assert_error(d.mpc_err(&sign_args(&restored)), 4, "wrong_passphrase");

@@ -218,7 +218,7 @@ fn bad_shares_and_a_missing_cosigner_fail_with_clear_codes() {
         .unwrap()
         .count();
     let exists = d.mpc_err(&["keygen", "--out", path_str(&good)]);
-    let message = assert_error(exists, 4, "share_exists");
+    let message = assert_error(exists, 2, "share_exists");
     assert!(message.contains("good.enc"), "names the file: {message}");
     assert_eq!(
         std::fs::read(&good).unwrap(),

@@ -16,7 +16,6 @@ pub use codes::RejectionCode;
 
 use mpc_evm::SignPayload;
 use mpc_protocol::{ChannelError, PeerChannel, Round};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -143,28 +142,7 @@ pub async fn recv_confirm<C: PeerChannel>(
     Ok(())
 }
 
-/// A body that could not be decoded.
-#[derive(Debug, thiserror::Error)]
-#[error("malformed {what}: {detail}")]
-pub struct DecodeError {
-    pub what: &'static str,
-    pub detail: String,
-}
-
-/// CBOR encoding of any body in this crate.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::into_writer(value, &mut out).expect("CBOR encoding into a Vec cannot fail");
-    out
-}
-
-/// CBOR decoding, naming what was expected on failure.
-pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
-    ciborium::from_reader(bytes).map_err(|e| DecodeError {
-        what,
-        detail: e.to_string(),
-    })
-}
+pub use mpc_cbor::{decode, encode, DecodeError};
 
 #[cfg(test)]
 mod tests {

@@ -13,11 +13,12 @@ Environment:
   MPC_PASSPHRASE, MPC_PASSPHRASE_FILE   share passphrase for non-interactive use
   MPC_KEY_SOURCE       keyring | passphrase
   MPC_HOME             local state (embedded broker, co-signer data, HTTP token)
-  MPC_LOG              log filter; logs are JSON lines on stderr
+  MPC_LOG              log filter; logs are JSON lines on stderr (off by default)
 
 Exit codes:
-  0 ok, 1 failure, 2 usage, 3 invalid input, 4 share or backup unreadable,
-  5 broker or co-signer unreachable / timeout, 6 wallet locked, 7 chain or RPC error
+  0 ok, 1 failure, 2 usage (also: file exists, no terminal for a passphrase, malformed URL),
+  3 invalid input, 4 share or backup unreadable, 5 broker or co-signer unreachable / timeout,
+  6 wallet locked, 7 chain or RPC error, 130 interrupted
 
 Example, a first transaction:
   mpc keygen --out client_share.enc
@@ -81,6 +82,7 @@ pub enum Command {
     /// Print the wallet's address (or a child account's)
     #[command(after_help = "Example:\n  mpc address --share client_share.enc --index 3")]
     Address {
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
         /// Child account N, at BIP32 path m/0/N (non-hardened)
@@ -121,11 +123,13 @@ Examples:
     /// Refresh both shares with the co-signer; the address stays the same
     #[command(after_help = "Example:\n  mpc rotate --share client_share.enc")]
     Rotate {
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
     },
     /// Clear a local wallet lock after investigating a misbehaving co-signer
     Unlock {
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
     },
@@ -142,6 +146,7 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
         #[arg(long, default_value = "127.0.0.1:8645")]
         listen: std::net::SocketAddr,
         /// Share file used when a request names none (also where keygen writes)
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
     },
@@ -160,6 +165,7 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
+    /// The encrypted client share file
     #[arg(long, default_value = "client_share.enc")]
     pub share: PathBuf,
     /// Transaction to sign (tx.json)
@@ -189,12 +195,16 @@ pub enum TxCommand {
         after_help = "Example:\n  mpc tx prepare --share client_share.enc --tx partial.json --out tx.json"
     )]
     Prepare {
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
+        /// A partial tx.json: what it leaves out is filled from the node
         #[arg(long)]
         tx: PathBuf,
+        /// Where to write the complete tx.json
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Prepare for child account N (BIP32 m/0/N)
         #[arg(long)]
         index: Option<u32>,
     },
@@ -204,22 +214,31 @@ pub enum TxCommand {
 pub enum BackupCommand {
     /// Re-encrypt a share under a backup passphrase (asked twice, or MPC_BACKUP_PASSPHRASE or MPC_BACKUP_PASSPHRASE_FILE)
     Export {
+        /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
+        /// Where to write the backup
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing file at --out
+        #[arg(long)]
+        force: bool,
     },
     /// Restore a backup into a share file for this machine
     Import {
+        /// The backup file
         #[arg(long = "in")]
         input: PathBuf,
+        /// Where to write the restored share
         #[arg(long, default_value = "client_share.enc")]
         out: PathBuf,
+        /// Replace an existing file at --out
         #[arg(long)]
         force: bool,
     },
     /// Decrypt a backup and check its public key, without writing anything
     Verify {
+        /// The backup file
         #[arg(long = "in")]
         input: PathBuf,
     },

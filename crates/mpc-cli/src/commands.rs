@@ -13,7 +13,7 @@ use crate::cli::{BackupCommand, Command, GlobalArgs, SignArgs, TxCommand};
 use crate::output::{print_result, CliError, ExitCode};
 use crate::progress::Step;
 use crate::secrets;
-use crate::settings::Settings;
+use crate::settings::{Needs, Settings};
 use crate::views::{BroadcastView, HealthView, KeygenView, RotateView, SignView};
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
@@ -64,7 +64,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             wait_timeout,
         } => {
             let raw = read_raw_tx(&raw)?;
-            let connection = settings.connect().await?;
+            let connection = settings.connect_for(Needs::Broadcaster).await?;
             let wait = (!no_wait).then(|| Duration::from_secs(wait_timeout));
             let step = Step::begin(
                 json || no_wait,
@@ -126,7 +126,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         }
         Command::Unlock { share } => {
             let path = share.clone();
-            let was_locked = blocking(move || Ok(mpc_store::unlock(&path)?)).await?;
+            let was_locked = blocking(move || {
+                // Unlocking a file that is not there would say "was not locked" of nothing.
+                mpc_store::read_info(&path)?;
+                Ok(mpc_store::unlock(&path)?)
+            })
+            .await?;
             let output = json!({"unlocked": was_locked, "share": share});
             print_result(json, &output, |_| {
                 if was_locked {
@@ -213,11 +218,11 @@ async fn backup(
     command: BackupCommand,
 ) -> Result<(), CliError> {
     match command {
-        BackupCommand::Export { share, out } => {
+        BackupCommand::Export { share, out, force } => {
             let opened = open_share(&share).await?;
             let backup_passphrase = blocking(|| secrets::backup_passphrase(true)).await?;
             let info = opened
-                .backup_export(&out, backup_passphrase, Overwrite::Refuse)
+                .backup_export(&out, backup_passphrase, Overwrite::from_force(force))
                 .await?;
             let output = json!({"backup": out, "wallet_id": info.wallet_id, "share_version": info.share_version});
             print_result(json, &output, |_| {
@@ -338,11 +343,8 @@ fn read_raw_tx_hex(raw: &str) -> Result<Vec<u8>, CliError> {
     Ok(mpc_evm::parse_raw_tx_hex(&hex_text)?)
 }
 
-/// Writes JSON through a temp file and rename, so a reader never sees half a file.
+/// Writes JSON atomically and owner-only, so a reader never sees half a file.
 fn write_json(path: &Path, value: &Value) -> Result<(), CliError> {
-    let tmp = path.with_extension("tmp");
     let text = serde_json::to_string_pretty(value).expect("plain JSON") + "\n";
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(mpc_store::write_private(path, text.as_bytes())?)
 }

@@ -15,6 +15,7 @@ pub fn key_source_for_new(explicit: Option<&str>) -> Result<KeySource, CliError>
     match mpc_store::resolve_key_source(explicit)? {
         ResolvedKeySource::Ready(source) => Ok(source),
         ResolvedKeySource::PromptForPassphrase => Ok(KeySource::Passphrase(prompt_new(
+            Secret::Share,
             "passphrase for the new share",
         )?)),
     }
@@ -28,7 +29,7 @@ pub fn passphrase_to_open(path: &Path) -> Result<Option<Passphrase>, CliError> {
     }
     match mpc_store::passphrase_from_env()? {
         Some(passphrase) => Ok(Some(passphrase)),
-        None => prompt(&format!("passphrase for {}", path.display())).map(Some),
+        None => prompt(Secret::Share, &format!("passphrase for {}", path.display())).map(Some),
     }
 }
 
@@ -37,18 +38,34 @@ pub fn passphrase_to_open(path: &Path) -> Result<Option<Passphrase>, CliError> {
 pub fn backup_passphrase(new: bool) -> Result<Passphrase, CliError> {
     match mpc_store::backup_passphrase_from_env()? {
         Some(passphrase) => Ok(passphrase),
-        None if new => prompt_new("backup passphrase"),
-        None => prompt("backup passphrase"),
+        None if new => prompt_new(Secret::Backup, "backup passphrase"),
+        None => prompt(Secret::Backup, "backup passphrase"),
     }
 }
 
-fn prompt(what: &str) -> Result<Passphrase, CliError> {
-    Ok(Passphrase::new(read_hidden(what)?)?)
+/// Which passphrase a prompt asks for, so a missing one names its own variables.
+#[derive(Clone, Copy)]
+enum Secret {
+    Share,
+    Backup,
 }
 
-fn prompt_new(what: &str) -> Result<Passphrase, CliError> {
-    let first = read_hidden(what)?;
-    let again = read_hidden(&format!("{what} (again)"))?;
+impl Secret {
+    fn variables(self) -> &'static str {
+        match self {
+            Secret::Share => "MPC_PASSPHRASE or MPC_PASSPHRASE_FILE",
+            Secret::Backup => "MPC_BACKUP_PASSPHRASE or MPC_BACKUP_PASSPHRASE_FILE",
+        }
+    }
+}
+
+fn prompt(secret: Secret, what: &str) -> Result<Passphrase, CliError> {
+    Ok(Passphrase::new(read_hidden(secret, what)?)?)
+}
+
+fn prompt_new(secret: Secret, what: &str) -> Result<Passphrase, CliError> {
+    let first = read_hidden(secret, what)?;
+    let again = read_hidden(secret, &format!("{what} (again)"))?;
     if first != again {
         return Err(CliError::new(
             "passphrase_mismatch",
@@ -60,14 +77,14 @@ fn prompt_new(what: &str) -> Result<Passphrase, CliError> {
 }
 
 /// Reads a line from the terminal without echo.
-fn read_hidden(what: &str) -> Result<Zeroizing<String>, CliError> {
+fn read_hidden(secret: Secret, what: &str) -> Result<Zeroizing<String>, CliError> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::new(
             "passphrase_required",
-            ExitCode::Share,
+            ExitCode::Usage,
             format!(
-                "a {what} is needed and there is no terminal to ask: set MPC_PASSPHRASE or \
-                 MPC_PASSPHRASE_FILE (MPC_BACKUP_PASSPHRASE[_FILE] for backups)"
+                "a {what} is needed and there is no terminal to ask: set {}",
+                secret.variables()
             ),
         ));
     }

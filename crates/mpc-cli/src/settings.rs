@@ -8,6 +8,15 @@ use mpc_client::Connection;
 
 use crate::output::CliError;
 
+/// Which embedded services a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Broker and co-signer.
+    Cosigner,
+    /// Broker, co-signer and broadcaster.
+    Broadcaster,
+}
+
 /// The global settings of one `mpc` invocation.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,6 +38,12 @@ impl Settings {
     /// Connects to `MPC_NATS_URL`, or (the CLI's default) starts the
     /// embedded broker and co-signer under the home folder.
     pub async fn connect(&self) -> Result<Connection, CliError> {
+        self.connect_for(Needs::Cosigner).await
+    }
+
+    /// Like [`connect`](Self::connect); the embedded default also starts
+    /// the broadcaster when `needs` says so (and an RPC URL is set).
+    pub async fn connect_for(&self, needs: Needs) -> Result<Connection, CliError> {
         let mut builder = Connection::builder()
             .chain_id(self.chain_id)
             .round_timeout(self.round_timeout);
@@ -37,6 +52,9 @@ impl Settings {
         }
         builder = match &self.nats_url {
             Some(url) => builder.nats_url(url),
+            None if needs == Needs::Broadcaster => {
+                builder.embedded(&self.home).embedded_broadcaster()
+            }
             None => builder.embedded(&self.home),
         };
         Ok(builder.connect().await?)

@@ -51,8 +51,12 @@ pub struct ConnectionBuilder {
 #[derive(Debug, Clone)]
 enum Broker {
     Url(String),
-    /// Start a local broker and co-signer with their state under this folder.
-    Embedded(PathBuf),
+    /// Start a local broker and co-signer with their state under this
+    /// folder, and the broadcaster if asked.
+    Embedded {
+        home: PathBuf,
+        broadcaster: bool,
+    },
 }
 
 impl Default for ConnectionBuilder {
@@ -74,11 +78,22 @@ impl ConnectionBuilder {
     }
 
     /// Opt in to the embedded default: start a local nats-server and
-    /// co-signer (and the broadcaster, when an RPC URL is set), keeping their
-    /// state under `home`. For development and demos; a real deployment runs
-    /// the co-signer on another machine.
+    /// co-signer, keeping their state under `home`. For development and
+    /// demos; a real deployment runs the co-signer on another machine.
     pub fn embedded(mut self, home: impl Into<PathBuf>) -> Self {
-        self.broker = Some(Broker::Embedded(home.into()));
+        self.broker = Some(Broker::Embedded {
+            home: home.into(),
+            broadcaster: false,
+        });
+        self
+    }
+
+    /// With [`embedded`](Self::embedded), also start the broadcaster (it
+    /// needs the RPC URL). Only what broadcasts needs it.
+    pub fn embedded_broadcaster(mut self) -> Self {
+        if let Some(Broker::Embedded { broadcaster, .. }) = &mut self.broker {
+            *broadcaster = true;
+        }
         self
     }
 
@@ -104,8 +119,10 @@ impl ConnectionBuilder {
     pub async fn connect(self) -> Result<Connection> {
         let (url, embedded) = match &self.broker {
             Some(Broker::Url(url)) => (url.clone(), None),
-            Some(Broker::Embedded(home)) => {
-                let (home, rpc_url, chain_id) = (home.clone(), self.rpc_url.clone(), self.chain_id);
+            Some(Broker::Embedded { home, broadcaster }) => {
+                let home = home.clone();
+                let rpc_url = self.rpc_url.clone().filter(|_| *broadcaster);
+                let chain_id = self.chain_id;
                 let embedded =
                     blocking(move || Embedded::start(&home, rpc_url.as_deref(), chain_id)).await?;
                 (embedded.client_url().to_owned(), Some(embedded))

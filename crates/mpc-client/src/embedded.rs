@@ -195,7 +195,7 @@ fn load_or_create_passwords(path: &Path) -> Result<BrokerPasswords> {
         broadcaster: random_secret(),
     };
     let text = serde_json::to_string(&passwords).expect("plain strings");
-    write_private(path, text.as_bytes()).map_err(io_error(path))?;
+    mpc_store::write_private(path, text.as_bytes())?;
     Ok(passwords)
 }
 
@@ -205,7 +205,7 @@ fn load_or_create_passwords(path: &Path) -> Result<BrokerPasswords> {
 fn cosigner_passphrase(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("passphrase");
     if !path.exists() {
-        write_private(&path, random_secret().as_bytes()).map_err(io_error(&path))?;
+        mpc_store::write_private(&path, random_secret().as_bytes())?;
     }
     Ok(path)
 }
@@ -214,20 +214,6 @@ fn random_secret() -> String {
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 /// A program from `$env_var`, else `PATH`.

@@ -165,9 +165,9 @@ impl Error {
         match self {
             Error::Refused { code, .. } => refusal(*code),
             Error::Session(error) => match error {
-                SessionError::Connect { .. } | SessionError::InvalidUrl { .. } => {
-                    ("broker_unreachable", Unreachable)
-                }
+                SessionError::Connect { .. } => ("broker_unreachable", Unreachable),
+                SessionError::InvalidUrl { .. } => ("invalid_broker_url", Usage),
+                SessionError::InvalidToken { .. } => ("invalid_argument", Usage),
                 SessionError::CosignerUnreachable { .. } => ("cosigner_unreachable", Unreachable),
                 SessionError::RequestTimeout { .. } => ("cosigner_timeout", Unreachable),
                 SessionError::CosignerNotAuthenticated { .. } => {
@@ -232,7 +232,8 @@ fn refusal(code: RejectionCode) -> (&'static str, Category) {
 fn store_code(error: &StoreError) -> (&'static str, Category) {
     let code = match error {
         StoreError::NotFound { .. } => "share_not_found",
-        StoreError::AlreadyExists { .. } => "share_exists",
+        // Refusing to overwrite is the caller's choice to make (`--force`).
+        StoreError::AlreadyExists { .. } => return ("share_exists", Category::Usage),
         StoreError::WrongPassphrase { .. } => "wrong_passphrase",
         StoreError::PassphraseRequired { .. } | StoreError::EmptyPassphrase => {
             "passphrase_required"
@@ -244,7 +245,9 @@ fn store_code(error: &StoreError) -> (&'static str, Category) {
         StoreError::WrongParty { .. } => "wrong_party",
         StoreError::WrongWallet { .. } => "wrong_wallet",
         StoreError::WrongKind { .. } => "wrong_file_kind",
-        StoreError::KeyringUnavailable { .. } => "keyring_unavailable",
+        StoreError::KeyringUnavailable { .. }
+        | StoreError::KeyringUnsupported { .. }
+        | StoreError::KeyringBackendUnsupported { .. } => "keyring_unavailable",
         StoreError::KeyringEntryMissing { .. } | StoreError::WrongKeyringKey { .. } => {
             "keyring_key_missing"
         }

@@ -45,9 +45,7 @@ fn plaintext(share: &KeyShare, identity: &Identity) -> Zeroizing<Vec<u8>> {
         key_share: ByteBuf::from(share.to_cbor().to_vec()),
         identity: ByteBuf::from(identity.to_bytes().to_vec()),
     };
-    let mut out = Zeroizing::new(Vec::new());
-    ciborium::into_writer(&secrets, &mut *out).expect("CBOR encoding into a Vec cannot fail");
-    out
+    mpc_cbor::encode_secret(&secrets)
 }
 
 fn corrupt(path: &Path, detail: impl std::fmt::Display) -> Error {
@@ -59,7 +57,8 @@ fn corrupt(path: &Path, detail: impl std::fmt::Display) -> Error {
 
 /// Parses a decrypted client share (also used to verify backups).
 pub(crate) fn parse(path: &Path, info: &ShareInfo, bytes: &[u8]) -> Result<ClientShare> {
-    let secrets: Secrets = ciborium::from_reader(bytes).map_err(|e| corrupt(path, e))?;
+    let secrets: Secrets =
+        mpc_cbor::decode("client share secrets", bytes).map_err(|e| corrupt(path, e))?;
     let share = KeyShare::from_cbor(&secrets.key_share).map_err(|e| corrupt(path, e))?;
     let identity_bytes: &[u8; 32] = secrets
         .identity

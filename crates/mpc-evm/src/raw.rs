@@ -30,6 +30,12 @@ pub struct RawTx {
 pub fn parse_raw_tx_hex(text: &str) -> Result<Vec<u8>, RawTxError> {
     let text = text.trim();
     let hex = text.strip_prefix("0x").unwrap_or(text);
+    if hex.is_empty() {
+        return Err(RawTxError::NotHex(
+            "it is empty: expected the 0x-hex of a signed transaction (the raw_tx of mpc sign)"
+                .to_owned(),
+        ));
+    }
     alloy::hex::decode(hex).map_err(|e| RawTxError::NotHex(e.to_string()))
 }
 

@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use crate::commands::blocking;
 use crate::output::{print_result, CliError, ExitCode};
-use crate::settings::Settings;
+use crate::settings::{Needs, Settings};
 use error::HttpError;
 use keygen::Keygens;
 use token::Token;
@@ -62,7 +62,7 @@ pub async fn serve(
         // A share the server could never open is a startup error, not a surprise later.
         passphrase_for(&share, passphrase.as_ref()).await?;
     }
-    let connection = settings.connect().await?;
+    let connection = settings.connect_for(Needs::Broadcaster).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::new(
             "listen_failed",
@@ -225,7 +225,7 @@ fn new_share_key_source(explicit: Option<&str>) -> Result<KeySource, CliError> {
 fn no_prompt(what: &str) -> CliError {
     CliError::new(
         "passphrase_required",
-        ExitCode::Share,
+        ExitCode::Usage,
         format!(
             "{what}, and mpc serve never prompts: start it with MPC_PASSPHRASE or \
              MPC_PASSPHRASE_FILE set"

@@ -2,7 +2,6 @@
 //! start and kept owner-only at `$MPC_HOME/http.token` so local scripts can
 //! read it and other users cannot.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
@@ -87,18 +86,8 @@ fn create(path: &Path) -> Result<Zeroizing<String>, CliError> {
     let mut bytes = Zeroizing::new([0u8; TOKEN_BYTES]);
     rand::rngs::OsRng.fill_bytes(bytes.as_mut());
     let token = Zeroizing::new(hex::encode(bytes.as_ref()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| token_error(path, e))?;
-    file.write_all(token.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| token_error(path, e))?;
+    let line = Zeroizing::new(format!("{}\n", token.as_str()));
+    mpc_store::write_private_new(path, line.as_bytes())?;
     tracing::info!(path = %path.display(), "created a new HTTP bearer token");
     Ok(token)
 }
