@@ -182,7 +182,7 @@ fn help_shows_no_secret_from_the_environment() {
 #[test]
 fn ctrl_c_is_one_json_object_and_exit_130() {
     let d = Deployment::start();
-    let mut watch = d
+    let watch = d
         .mpc()
         .env_remove("MPC_LOG")
         .args(["watch", "0123456789abcdef0123456789abcdef", "--json"])
