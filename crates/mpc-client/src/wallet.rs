@@ -222,6 +222,18 @@ impl Wallet {
         self.share.address(account)
     }
 
+    /// Writes a portable backup of the share (see [`Share::backup_export`]).
+    pub async fn backup_export(
+        &self,
+        out: &Path,
+        backup_passphrase: Passphrase,
+        overwrite: Overwrite,
+    ) -> Result<ShareInfo> {
+        self.share
+            .backup_export(out, backup_passphrase, overwrite)
+            .await
+    }
+
     /// Fills what `draft` leaves open (nonce from the pending count, EIP-1559
     /// fees, gas estimate) from the node, for `account`.
     pub async fn prepare_transaction(&self, draft: TxDraft, account: Account) -> Result<TxRequest> {

@@ -5,16 +5,15 @@
 //! or a keyring round trip each time; the file on disk stays the authority.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use mpc_api::{RejectionCode, PROTOCOL};
 use mpc_protocol::KeyShare;
 use mpc_session::Rejection;
 use mpc_store::{
-    pairing, FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareParty, StoreError,
+    pairing, FileStamp, FileStore, KeyShareStore, KeySource, Overwrite, Passphrase, ShareParty,
+    StoreError,
 };
 
 /// A wallet as the co-signer uses it.
@@ -22,26 +21,6 @@ pub struct Wallet {
     pub share: KeyShare,
     pub version: u32,
     pub client_pub: [u8; 32],
-}
-
-/// Which file a cached wallet was read from: every write is a rename, so a
-/// deleted, replaced or restored share file no longer matches.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    inode: u64,
-    len: u64,
-    modified: SystemTime,
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<FileStamp> {
-        let metadata = std::fs::metadata(path)?;
-        Ok(FileStamp {
-            inode: metadata.ino(),
-            len: metadata.len(),
-            modified: metadata.modified()?,
-        })
-    }
 }
 
 struct Cached {

@@ -74,6 +74,7 @@ pub use keysource::{
     ENV_PASSPHRASE, ENV_PASSPHRASE_FILE, KEYRING_SERVICE,
 };
 pub use lock::{lock, lock_path, lock_status, unlock, LockRecord};
+pub use platform_fs::FileStamp;
 pub use rotation::{discard_next, next_path, pending_next, promote_next, stage_next};
 pub use secret::Passphrase;
 pub use share::{load_share, load_unlocked, read_info, save_share, Expect, LoadedShare, ShareMeta};

@@ -43,3 +43,29 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
+
+/// Which file a path names right now, to tell whether a share read earlier is
+/// still the one on disk: every share write is a rename, so a replaced,
+/// rotated or restored file has another identity (on Unix its inode), and in
+/// any case another modification time or size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    #[cfg(unix)]
+    inode: u64,
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path`. Take it before reading the file, so a
+    /// change during the read makes a cache entry stale rather than wrong.
+    pub fn of(path: &Path) -> io::Result<FileStamp> {
+        let metadata = fs::metadata(path)?;
+        Ok(FileStamp {
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&metadata),
+            len: metadata.len(),
+            modified: metadata.modified()?,
+        })
+    }
+}

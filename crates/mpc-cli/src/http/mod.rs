@@ -30,8 +30,9 @@ use crate::output::{print_result, CliError, ExitCode};
 use crate::settings::{Needs, Settings};
 use error::HttpError;
 use keygen::Keygens;
+use mpc_store::FileStamp;
 use token::Token;
-use wallets::{FileStamp, OpenWallets};
+use wallets::OpenWallets;
 
 /// Everything the handlers share for the server's lifetime.
 pub struct Server {
@@ -181,7 +182,7 @@ impl Server {
         if let Some(wallet) = self.wallets.get(path) {
             return Ok(wallet);
         }
-        let stamp = FileStamp::of(path);
+        let stamp = FileStamp::of(path).ok();
         let passphrase = self.passphrase_for(path).await?;
         let share = Share::open(path, passphrase).await?;
         let wallet = Arc::new(Wallet::new(self.connection.clone(), share));

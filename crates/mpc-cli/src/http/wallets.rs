@@ -1,32 +1,12 @@
 //! Wallets `mpc serve` has opened, keyed by share file. An entry is used only
-//! while the file is unchanged (every share write is a rename, so a rotated,
-//! replaced or restored share has another modification time or size).
+//! while the file is unchanged ([`FileStamp`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use mpc_client::Wallet;
-
-/// How a share file looked when it was opened.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct FileStamp {
-    modified: SystemTime,
-    len: u64,
-}
-
-impl FileStamp {
-    /// The file as it is now; taken before opening it, so a change during
-    /// the open makes the entry stale rather than wrong.
-    pub fn of(path: &Path) -> Option<FileStamp> {
-        let metadata = std::fs::metadata(path).ok()?;
-        Some(FileStamp {
-            modified: metadata.modified().ok()?,
-            len: metadata.len(),
-        })
-    }
-}
+use mpc_store::FileStamp;
 
 #[derive(Default)]
 pub struct OpenWallets {
@@ -40,7 +20,7 @@ impl OpenWallets {
 
     /// The wallet opened from `path`, if the file is still the one it was opened from.
     pub fn get(&self, path: &Path) -> Option<Arc<Wallet>> {
-        let stamp = FileStamp::of(path)?;
+        let stamp = FileStamp::of(path).ok()?;
         let mut wallets = self.lock();
         match wallets.get(path) {
             Some((opened, wallet)) if *opened == stamp => Some(Arc::clone(wallet)),
