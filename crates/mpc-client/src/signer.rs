@@ -28,7 +28,7 @@ use crate::wallet::{Account, Wallet};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use alloy::network::EthereumWallet;
-/// use alloy::providers::{Provider, ProviderBuilder};
+/// use alloy::providers::{Provider, ProviderBuilder, WalletProvider};
 /// use mpc_client::{Account, Connection, MpcSigner};
 ///
 /// let connection = Connection::builder()
