@@ -265,6 +265,39 @@ fn rotation_keeps_the_address_and_retires_the_old_share() {
 
     // The right share keeps signing afterwards.
     assert_eq!(sign_message(&d, &share, "still fine", &[]).0, wallet);
+
+    // `rotate --backup-out` says earlier backups died and writes the one
+    // that lives: after the share file is lost, it restores a signing wallet.
+    let backup = d.path("after_rotation.backup");
+    let words = [("MPC_BACKUP_PASSPHRASE", "backup words after the rotation")];
+    let rotate = [
+        "rotate",
+        "--share",
+        path_str(&share),
+        "--backup-out",
+        path_str(&backup),
+    ];
+    let rotated = d.mpc_ok_env(&words, &rotate);
+    assert_eq!(rotated["earlier_backups_stale"], true);
+    assert_eq!(rotated["share_version"], 2);
+    assert_eq!(rotated["backup"], path_str(&backup));
+    // An existing --backup-out is refused before the shares change.
+    assert_error(d.mpc_err_env(&words, &rotate), 2, "share_exists");
+    assert_eq!(share_version(&share), 2);
+    std::fs::remove_file(&share).unwrap();
+    d.mpc_ok_env(
+        &words,
+        &[
+            "backup",
+            "import",
+            "--in",
+            path_str(&backup),
+            "--out",
+            path_str(&share),
+        ],
+    );
+    assert_eq!(share_version(&share), 2);
+    assert_eq!(sign_message(&d, &share, "restored", &[]).0, wallet);
 }
 
 #[test]

@@ -120,12 +120,19 @@ Examples:
     /// Portable, passphrase-encrypted copies of a share
     #[command(subcommand)]
     Backup(BackupCommand),
-    /// Refresh both shares with the co-signer; the address stays the same
-    #[command(after_help = "Example:\n  mpc rotate --share client_share.enc")]
+    /// Refresh both shares with the co-signer; the address stays the same, earlier backups go stale
+    #[command(
+        after_help = "Every backup exported before a rotation can no longer sign: re-export after \
+                      every rotation, or let rotate write the new backup.\n\nExample:\n  \
+                      mpc rotate --share client_share.enc --backup-out wallet.backup"
+    )]
     Rotate {
         /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
+        /// Also write a backup of the new share here (every earlier backup is stale afterwards)
+        #[arg(long)]
+        backup_out: Option<PathBuf>,
     },
     /// Clear a local wallet lock after investigating a misbehaving co-signer
     Unlock {

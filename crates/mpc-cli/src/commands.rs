@@ -109,16 +109,34 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             });
         }
         Command::Backup(command) => backup(json, key_source, command).await?,
-        Command::Rotate { share } => {
+        Command::Rotate { share, backup_out } => {
+            // Everything the new backup needs is checked before the shares change.
+            let backup_passphrase = match &backup_out {
+                Some(out) if out.exists() => {
+                    return Err(mpc_store::StoreError::AlreadyExists { path: out.clone() }.into())
+                }
+                Some(_) => Some(blocking(|| secrets::backup_passphrase(true)).await?),
+                None => None,
+            };
             let connection = settings.connect().await?;
             let wallet = open_wallet(&connection, &share).await?;
             let step = Step::begin(json, "refreshing both shares and checking the new pair");
             let rotated = wallet.rotate().await?;
             step.done();
-            let output = RotateView::new(&rotated, wallet.share().wallet_id());
+            if let (Some(out), Some(passphrase)) = (&backup_out, backup_passphrase) {
+                wallet
+                    .backup_export(out, passphrase, Overwrite::Refuse)
+                    .await?;
+            }
+            let output = RotateView::new(&rotated, wallet.share().wallet_id(), backup_out.clone());
             print_result(json, &output, |v| {
+                let backup = match &backup_out {
+                    Some(out) => format!("new backup written to {}", out.display()),
+                    None => "export a new backup now: `mpc backup export`".to_owned(),
+                };
                 format!(
-                    "rotated; address {} unchanged, share version {}",
+                    "rotated; address {} unchanged, share version {}\n\
+                     every earlier backup is now stale and can no longer sign; {backup}",
                     v["address"].as_str().unwrap_or_default(),
                     v["share_version"]
                 )

@@ -85,15 +85,21 @@ pub struct RotateView {
     pub wallet_id: String,
     pub share_version: u32,
     pub session_id: String,
+    /// Always true: a backup taken before this rotation can no longer sign.
+    pub earlier_backups_stale: bool,
+    /// The new backup, when `--backup-out` asked for one.
+    pub backup: Option<PathBuf>,
 }
 
 impl RotateView {
-    pub fn new(rotated: &Rotated, wallet_id: String) -> Self {
+    pub fn new(rotated: &Rotated, wallet_id: String, backup: Option<PathBuf>) -> Self {
         RotateView {
             address: rotated.address.to_checksum(None),
             wallet_id,
             share_version: rotated.share_version,
             session_id: rotated.session_id.to_string(),
+            earlier_backups_stale: true,
+            backup,
         }
     }
 }
