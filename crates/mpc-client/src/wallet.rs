@@ -398,7 +398,10 @@ impl Wallet {
         .await;
         if let Err(error) = checked {
             // The co-signer has not promoted: the old pair stays in force.
-            let _ = mpc_store::discard_next(&share.path);
+            if let Err(discard) = mpc_store::discard_next(&share.path) {
+                // Harmless: the next session settles which share is current.
+                tracing::warn!(error = %discard, "could not remove the staged share");
+            }
             return Err(error);
         }
         // Without this confirmation the staged share stays beside the old one
