@@ -269,6 +269,19 @@ async fn an_alloy_provider_signs_every_transaction_type_through_the_mpc_wallet()
         me
     );
 
+    // A rotation swaps the opened share in place: the same wallet (and its
+    // signers) keep signing as the same address with the new share version.
+    let rotated = wallet.rotate().await.unwrap();
+    assert_eq!((rotated.address, rotated.share_version), (me, 1));
+    assert_eq!(wallet.share().share_version(), 1);
+    let signature = signer.sign_message(b"after the rotation").await.unwrap();
+    assert_eq!(
+        signature
+            .recover_address_from_msg(b"after the rotation")
+            .unwrap(),
+        me
+    );
+
     // A bare digest is never signed; a transaction for another chain is refused.
     assert!(matches!(
         signer.sign_hash(&Default::default()).await,

@@ -176,10 +176,7 @@ async fn sign(settings: &Settings, json: bool, args: SignArgs) -> Result<(), Cli
     let payload = read_payload(&args, settings.chain_id)?;
     let account = Account::from_index(args.index);
     let connection = settings.connect().await?;
-    if let (SignPayload::Transaction(_), true) = (&payload, connection.has_rpc()) {
-        // Checks the node's eth_chainId against the configured chain id.
-        connection.rpc("checking the chain").await?;
-    }
+    connection.check_chain_for(&payload).await?;
     let wallet = open_wallet(&connection, &args.share).await?;
     let output = SignView::from(&wallet.sign(payload, account).await?);
     if let Some(out) = &args.out {

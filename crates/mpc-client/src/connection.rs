@@ -10,7 +10,7 @@ use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription};
 use mpc_api::{
     decode, encode, recv_confirm, rounds, Accepted, KeygenRequest, RejectionCode, PROTOCOL,
 };
-use mpc_evm::{EvmRpc, B256};
+use mpc_evm::{EvmRpc, SignPayload, B256};
 use mpc_protocol::{Dkls23, Party, SessionContext, ThresholdSigner};
 use mpc_session::{Identity, NatsPeerChannel, Op, SessionClient, SessionConfig, SessionId};
 use mpc_store::{KeySource, Overwrite, Passphrase};
@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::embedded::Embedded;
 use crate::error::{Error, Result};
-use crate::share;
+use crate::share::{self, ClientShare};
 use crate::wallet::{Share, Wallet};
 
 /// The chain a default connection expects: Sepolia.
@@ -271,9 +271,14 @@ impl Connection {
         Ok(EvmRpc::connect(url, self.inner.chain_id).await?)
     }
 
-    /// Whether an RPC URL is configured.
-    pub fn has_rpc(&self) -> bool {
-        self.inner.rpc_url.is_some()
+    /// Before signing `payload`: when it is a transaction and an RPC URL is
+    /// set, checks that the node serves the configured chain (a transaction
+    /// signed for one chain must not go to another's node).
+    pub async fn check_chain_for(&self, payload: &SignPayload) -> Result<()> {
+        if payload.transaction().is_some() && self.inner.rpc_url.is_some() {
+            self.rpc("checking the chain").await?;
+        }
+        Ok(())
     }
 
     /// Pushes out buffered messages. The last signing round is ours and
@@ -354,18 +359,27 @@ impl Connection {
             KeySource::Passphrase(passphrase) => Some(passphrase.clone()),
             KeySource::Keyring(_) => None,
         };
-        let (path, reopen_with) = (out.to_owned(), passphrase.clone());
+        let client_share = ClientShare {
+            path: out.to_owned(),
+            wallet_id,
+            version: 0,
+            share: key_share,
+            identity: Identity::from_bytes(&sessions.identity().to_bytes())?,
+            cosigner_pub,
+        };
+        // Written from memory and kept in memory: the new wallet signs
+        // without reading and decrypting (Argon2id) the file just written.
         let client_share = blocking(move || {
             share::save_new(
-                &path,
-                &wallet_id,
-                &key_share,
-                sessions.identity(),
-                &cosigner_pub,
+                &client_share.path,
+                &client_share.wallet_id,
+                &client_share.share,
+                &client_share.identity,
+                &client_share.cosigner_pub,
                 &key_source,
                 overwrite,
             )?;
-            share::load(&path, reopen_with.as_ref())
+            Ok(client_share)
         })
         .await?;
         Ok((

@@ -84,6 +84,20 @@ pub(crate) fn parse(path: &Path, info: &ShareInfo, bytes: &[u8]) -> Result<Clien
     })
 }
 
+impl ClientShare {
+    /// The same wallet, path and identity with a refreshed key share.
+    pub(crate) fn refreshed(&self, share: KeyShare, version: u32) -> Result<ClientShare> {
+        Ok(ClientShare {
+            path: self.path.clone(),
+            wallet_id: self.wallet_id.clone(),
+            version,
+            share,
+            identity: Identity::from_bytes(&self.identity.to_bytes())?,
+            cosigner_pub: self.cosigner_pub,
+        })
+    }
+}
+
 /// Writes a new wallet's client share.
 pub(crate) fn save_new(
     path: &Path,

@@ -141,9 +141,13 @@ impl Share {
 
     /// Reads the file again (after a rotation promoted a new share).
     async fn reload(&self) -> Result<()> {
-        let reloaded = load(&self.path, self.passphrase.clone()).await?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reloaded);
+        self.replace(load(&self.path, self.passphrase.clone()).await?);
         Ok(())
+    }
+
+    /// Uses `client_share` from now on (it is what the file holds).
+    fn replace(&self, client_share: ClientShare) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(client_share);
     }
 
     /// The share file.
@@ -347,14 +351,18 @@ impl Wallet {
     /// client share is replaced only after both new shares produced a valid
     /// signature and the co-signer replaced its own.
     pub async fn rotate(&self) -> Result<Rotated> {
-        let rotated = self
+        let (rotated, promoted) = self
             .settling(|share| async move { self.rotate_with(&share).await })
             .await?;
-        self.share.reload().await?;
+        // The promoted share is in memory already: no need to read and
+        // decrypt (Argon2id) the file just written.
+        self.share.replace(promoted);
         Ok(rotated)
     }
 
-    async fn rotate_with(&self, share: &ClientShare) -> Result<Rotated> {
+    /// One refresh; returns what it did and the new client share, which the
+    /// share file holds once this returns.
+    async fn rotate_with(&self, share: &ClientShare) -> Result<(Rotated, ClientShare)> {
         let request = RefreshRequest {
             wallet_id: share.wallet_id.clone(),
             share_version: share.version,
@@ -408,11 +416,12 @@ impl Wallet {
         // and the next session settles which of the two the co-signer holds.
         recv_confirm(&mut channel, rounds::REFRESH_PROMOTED, new_version).await?;
         mpc_store::promote_next(&share.path)?;
-        Ok(Rotated {
+        let rotated = Rotated {
             address: address_of(&new_share.public_key()),
             share_version: new_version,
             session_id: session,
-        })
+        };
+        Ok((rotated, share.refreshed(new_share, new_version)?))
     }
 
     /// Runs `operation` with the current share, settling an interrupted

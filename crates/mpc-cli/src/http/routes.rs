@@ -178,10 +178,7 @@ pub async fn tx_sign(
     let share_path = server.share_path(body.share.clone());
     let payload = body.payload(server.settings.chain_id)?;
     let connection = &server.connection;
-    if let (SignPayload::Transaction(_), true) = (&payload, connection.has_rpc()) {
-        // Checks the node's eth_chainId against the configured chain id.
-        connection.rpc("checking the chain").await?;
-    }
+    connection.check_chain_for(&payload).await?;
     let wallet = server.wallet(&share_path).await?;
     let signed = wallet.sign(payload, account).await?;
     reply(&SignView::from(&signed))
