@@ -292,3 +292,61 @@ pub fn parse_failure(args: &[&str], output: &Output) -> (i32, Value, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// `mpc` on the embedded default (no `MPC_NATS_URL`): nothing of the
+/// caller's environment but PATH (with the tools, to find nats-server), the
+/// home (also the working directory), the client passphrase and `env`.
+pub fn embedded_mpc(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let tools = mpc_testkit::tool("nats-server");
+    let path = format!(
+        "{}:{}",
+        tools.parent().expect("tools dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new(binary("mpc"));
+    command
+        .env_clear()
+        .env("PATH", path)
+        .env("MPC_HOME", home)
+        .env("MPC_PASSPHRASE", CLIENT_PASSPHRASE)
+        .envs(env.iter().copied())
+        .current_dir(home)
+        .args(args);
+    command
+}
+
+/// `mpc serve` on the embedded default, running (its start line read); it
+/// keeps the home's embedded instance up until [`terminate`]d.
+pub fn embedded_serve(home: &Path, env: &[(&str, &str)]) -> Child {
+    let port = mpc_testkit::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = embedded_mpc(home, env, &["serve", "--listen", &listen, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(home.join("serve.log")).expect("serve log"))
+        .spawn()
+        .expect("spawn mpc serve");
+    let mut line = String::new();
+    // Read through a borrow: the pipe stays open for the rest of its output.
+    let stdout = child.stdout.as_mut().expect("piped stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("read mpc serve stdout");
+    let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        panic!(
+            "mpc serve printed no start line ({e}): {line:?} {}",
+            std::fs::read_to_string(home.join("serve.log")).unwrap_or_default()
+        )
+    });
+    assert_eq!(started["listen"], listen);
+    child
+}
+
+/// SIGTERM, as a service manager stops it; it must exit 0.
+pub fn terminate(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "exits 0 on SIGTERM: {exit}");
+}

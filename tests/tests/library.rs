@@ -372,3 +372,42 @@ fn example_binary(name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// A keygen the client cannot finish (its share cannot be written) aborts
+/// the session, and the co-signer removes its half at once: no orphan wallet.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keygen_whose_share_cannot_be_written_leaves_no_wallet_on_the_cosigner() {
+    let deployment = Deployment::start();
+    let connection = Connection::builder()
+        .nats_url(deployment.nats.url(Role::Client))
+        .connect()
+        .await
+        .expect("connect to the broker");
+    let not_a_dir = deployment.path("a_file");
+    std::fs::write(&not_a_dir, b"").unwrap();
+    let passphrase = Passphrase::new(CLIENT_PASSPHRASE.to_owned()).unwrap();
+    let error = connection
+        .keygen(
+            &not_a_dir.join("share.enc"),
+            KeySource::Passphrase(passphrase),
+            Overwrite::Refuse,
+        )
+        .await
+        .expect_err("the share cannot be written under a file");
+    assert_eq!(error.code(), "io", "{error}");
+
+    let wallets = deployment.cosigner_data().join("wallets");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left: Vec<_> = std::fs::read_dir(&wallets)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(left.is_empty(), "the co-signer kept {left:?}");
+    assert!(deployment.cosigner.logs().contains("abandoned keygen"));
+}

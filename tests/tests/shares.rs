@@ -237,7 +237,7 @@ fn rotation_keeps_the_address_and_retires_the_old_share() {
 
     // The old share is retired: refused by version, and with its version
     // doctored in memory, it still yields no signature.
-    assert_error(d.mpc_err(&sign_args(&old)), 4, "client_share_outdated");
+    assert_error(d.mpc_err(&sign_args(&old)), 9, "client_share_outdated");
     let doctored = sign_claiming_version(&d, &old, 1);
     // DKLs23 aborts on the mismatched shares; at worst the check of the
     // result against the address catches it.
@@ -298,6 +298,67 @@ fn rotation_keeps_the_address_and_retires_the_old_share() {
     );
     assert_eq!(share_version(&share), 2);
     assert_eq!(sign_message(&d, &share, "restored", &[]).0, wallet);
+}
+
+#[test]
+fn a_backup_taken_before_a_rotation_is_reported_stale_and_not_restored() {
+    let d = Deployment::start();
+    let keygen = d.keygen("client_share.enc");
+    let share = d.path("client_share.enc");
+    let backup = d.path("before_rotation.backup");
+    let words = [("MPC_BACKUP_PASSPHRASE", "words before the rotation")];
+    let export = ["backup", "export", "--share", path_str(&share)];
+    d.mpc_ok_env(
+        &words,
+        &[&export[..], &["--out", path_str(&backup)]].concat(),
+    );
+    let verify = ["backup", "verify", "--in", path_str(&backup)];
+    let current = d.mpc_ok_env(&words, &verify);
+    assert_eq!(
+        (
+            current["current"].as_bool(),
+            current["share_version"].as_u64()
+        ),
+        (Some(true), Some(0))
+    );
+
+    d.mpc_ok(&["rotate", "--share", path_str(&share)]);
+    // The co-signer answers, inside a session authenticated with the
+    // backup's own identity, that it moved on: exit 9, and nothing restored.
+    let message = assert_error(d.mpc_err_env(&words, &verify), 9, "backup_stale");
+    assert!(message.contains("rotated to share version 1"), "{message}");
+    let restored = d.path("restored.enc");
+    let import = [
+        "backup",
+        "import",
+        "--in",
+        path_str(&backup),
+        "--out",
+        path_str(&restored),
+    ];
+    assert_error(d.mpc_err_env(&words, &import), 9, "backup_stale");
+    assert!(!restored.exists(), "a refused import writes nothing");
+    // Forced, it restores with the warning in its output; the share cannot sign.
+    let forced = d.mpc_ok_env(&words, &[&import[..], &["--allow-stale"]].concat());
+    assert_eq!(forced["current"], false);
+    assert_error(d.mpc_err(&sign_args(&restored)), 9, "client_share_outdated");
+
+    // Offline, verify still checks the backup itself and says it could not ask.
+    let offline = [(
+        "MPC_NATS_URL",
+        format!("nats://127.0.0.1:{}", mpc_testkit::free_port()),
+    )];
+    let offline: Vec<(&str, &str)> = words
+        .iter()
+        .copied()
+        .chain(offline.iter().map(|(k, v)| (*k, v.as_str())))
+        .collect();
+    let unchecked = d.mpc_ok_env(&offline, &verify);
+    assert_eq!(
+        (unchecked["valid"].as_bool(), unchecked["current"].as_null()),
+        (Some(true), Some(()))
+    );
+    assert_eq!(unchecked["address"], keygen["address"]);
 }
 
 #[test]
@@ -430,6 +491,23 @@ fn a_cosigner_share_restored_from_its_backup_signs_again() {
     );
     let (signer, _) = sign_message(&d, &share, "after restore", &[]);
     assert_eq!(signer, address(&keygen, "address"));
+    // After a rotation the co-signer's backup is stale too: verify and
+    // import say so with exit 9, and import needs --allow-stale.
+    d.mpc_ok(&["rotate", "--share", path_str(&share)]);
+    let stale = cosigner_admin(
+        &d,
+        &["backup", "verify", "--in", backup_arg],
+        "co-signer backup pw",
+    );
+    assert_eq!(stale.status.code(), Some(9));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("rotated to share version 1"));
+    let refused = cosigner_admin(
+        &d,
+        &["backup", "import", "--in", backup_arg, "--force"],
+        "co-signer backup pw",
+    );
+    assert_eq!(refused.status.code(), Some(9));
+    assert_eq!(share_version(&cosigner_share), 1, "the current share stays");
     // A client backup is not a co-signer backup.
     let client_backup = d.path("client.backup");
     d.mpc_ok_env(

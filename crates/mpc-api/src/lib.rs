@@ -50,6 +50,14 @@ pub struct RefreshRequest {
     pub share_version: u32,
 }
 
+/// Asks the co-signer which share version it holds for a wallet. Sent by
+/// the wallet's pinned client identity, so the answer comes inside the
+/// authenticated session; no rounds follow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusRequest {
+    pub wallet_id: String,
+}
+
 /// The co-signer's answer to an accepted request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accepted {
@@ -65,6 +73,12 @@ pub mod rounds {
     /// Co-signer → client after keygen: its share is on disk, the client may
     /// now write its own (so a client never keeps a share without a peer).
     pub const KEYGEN_SAVED: Round = Round("keygen.saved");
+    /// Client → co-signer after keygen: the client's share is on disk too.
+    /// Until then the co-signer keeps its share only as unconfirmed (for a
+    /// bounded time), so an interrupted keygen leaves no orphan wallet.
+    pub const KEYGEN_WRITTEN: Round = Round("keygen.written");
+    /// Co-signer → client: the new wallet is confirmed and stays.
+    pub const KEYGEN_CONFIRMED: Round = Round("keygen.confirmed");
     /// Both ways after refresh: the new share is staged beside the old one.
     pub const REFRESH_STAGED: Round = Round("refresh.staged");
     /// Co-signer → client: the new share replaced the old one; the client

@@ -159,15 +159,28 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
     },
     /// Print a session's round traffic live, one JSON line per message (routing headers, ciphertext sizes)
     #[command(
-        after_help = "Example:\n  mpc watch 5f0c9a...   # the session_id printed by keygen or sign"
+        after_help = "Examples:\n  mpc watch 5f0c9a...        # the session id keygen, sign and rotate print\n  mpc watch --all --seconds 60   # every session, live"
     )]
     Watch {
         /// Session id to watch (printed by keygen, sign and rotate)
-        session: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        session: Option<String>,
+        /// Follow every session instead of one
+        #[arg(long)]
+        all: bool,
         /// Stop after this many seconds
         #[arg(long)]
         seconds: Option<u64>,
     },
+    /// The broker: how to watch its traffic read-only
+    #[command(subcommand)]
+    Broker(BrokerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrokerCommand {
+    /// The broker URL and, for the embedded broker, the read-only observer's credentials and a ready `nats sub 'mpc.>'` line
+    Info,
 }
 
 #[derive(Debug, Args)]

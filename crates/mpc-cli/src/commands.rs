@@ -9,7 +9,7 @@ use mpc_evm::{AuthorizationRequest, EvmRpc, SignPayload, TxDraft, TxPolicy, TxRe
 use mpc_store::Overwrite;
 use serde_json::{json, Value};
 
-use crate::cli::{BackupCommand, Command, GlobalArgs, SignArgs, TxCommand};
+use crate::cli::{BackupCommand, BrokerCommand, Command, GlobalArgs, SignArgs, TxCommand};
 use crate::output::{print_result, CliError, ExitCode};
 use crate::progress::Step;
 use crate::secrets;
@@ -23,6 +23,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         rpc_url: global.rpc_url.clone(),
         chain_id: global.chain_id,
         round_timeout: Duration::from_secs(global.timeout),
+        announce_sessions: !global.json,
     };
     let key_source = global.key_source.map(|source| match source {
         crate::cli::KeySourceArg::Keyring => "keyring",
@@ -164,7 +165,19 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let output = HealthView::from(connection.health().await?);
             print_result(json, &output, |_| "ok".to_owned());
         }
-        Command::Watch { session, seconds } => watch(&settings, &session, seconds).await?,
+        Command::Watch {
+            session,
+            all,
+            seconds,
+        } => {
+            let session = match (session, all) {
+                (_, true) => None,
+                (Some(session), false) => Some(mpc_session::SessionId::parse(&session)?),
+                (None, false) => unreachable!("clap requires a session unless --all"),
+            };
+            watch(&settings, session, seconds).await?
+        }
+        Command::Broker(BrokerCommand::Info) => broker_info(&settings, json).await?,
         Command::Serve { listen, share } => {
             crate::http::serve(&settings, key_source, listen, share, json).await?
         }
@@ -279,10 +292,24 @@ async fn backup(
     Ok(())
 }
 
-async fn watch(settings: &Settings, session: &str, seconds: Option<u64>) -> Result<(), CliError> {
-    let session = mpc_session::SessionId::parse(session)?;
+/// Follows one session, or every session with `None`, one JSON line per message.
+async fn watch(
+    settings: &Settings,
+    session: Option<mpc_session::SessionId>,
+    seconds: Option<u64>,
+) -> Result<(), CliError> {
     let connection = settings.connect().await?;
-    let mut watch = mpc_session::watch(connection.nats(), &session).await?;
+    let mut watch = match &session {
+        Some(session) => mpc_session::watch(connection.nats(), session).await?,
+        None => mpc_session::watch_all(connection.nats()).await?,
+    };
+    if settings.announce_sessions {
+        // Subscribed: what starts from now on is seen.
+        eprintln!(
+            "watching {}",
+            session.as_ref().map_or("every session", |s| s.as_str())
+        );
+    }
     let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     loop {
         let next = match deadline {
@@ -362,4 +389,51 @@ fn read_raw_tx_hex(raw: &str) -> Result<Vec<u8>, CliError> {
 fn write_json(path: &Path, value: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).expect("plain JSON") + "\n";
     Ok(mpc_store::write_private(path, text.as_bytes())?)
+}
+
+/// The broker URL; for the embedded broker (started or joined) also the
+/// read-only observer's credentials and a ready `nats sub` line.
+async fn broker_info(settings: &Settings, json: bool) -> Result<(), CliError> {
+    if let Some(url) = &settings.nats_url {
+        let output = json!({"url": redact_credentials(url), "embedded": false});
+        print_result(json, &output, |_| {
+            format!(
+                "broker {}\nthe observer's password is the broker operator's (MPC_NATS_OBSERVER_PASSWORD)",
+                output["url"].as_str().unwrap_or_default()
+            )
+        });
+        return Ok(());
+    }
+    let connection = settings.connect().await?;
+    let observer = connection
+        .observer()
+        .expect("the embedded default has an observer");
+    let output = json!({
+        "url": observer.url,
+        "embedded": true,
+        "observer": {"user": observer.user, "password": observer.password},
+        "nats_sub": observer.nats_sub_command(),
+    });
+    print_result(json, &output, |_| {
+        format!(
+            "broker {} (embedded, for MPC_HOME {})\nread-only observer: user {}, password {}\n{}",
+            observer.url,
+            settings.home.display(),
+            observer.user,
+            observer.password,
+            observer.nats_sub_command()
+        )
+    });
+    Ok(())
+}
+
+/// `nats://user:password@host:port,…` without the `user:password@` parts.
+fn redact_credentials(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.split_once("://"), url.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -15,6 +15,7 @@ impl From<Error> for CliError {
             Category::Unreachable => ExitCode::Unreachable,
             Category::Locked => ExitCode::Locked,
             Category::Chain => ExitCode::Chain,
+            Category::Stale => ExitCode::Stale,
             Category::Failure => ExitCode::Failure,
         };
         CliError::new(error.code(), exit, error.to_string())

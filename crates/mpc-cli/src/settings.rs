@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mpc_client::Connection;
+use mpc_session::Op;
 
 use crate::output::CliError;
 
@@ -25,6 +26,9 @@ pub struct Settings {
     pub rpc_url: Option<String>,
     pub chain_id: u64,
     pub round_timeout: Duration,
+    /// Print `session <id>` on stderr as keygen, sign and rotate sessions
+    /// open (text mode), so they can be followed with `mpc watch <id>`.
+    pub announce_sessions: bool,
 }
 
 impl Settings {
@@ -47,6 +51,13 @@ impl Settings {
         let mut builder = Connection::builder()
             .chain_id(self.chain_id)
             .round_timeout(self.round_timeout);
+        if self.announce_sessions {
+            builder = builder.on_session_start(|op, session| {
+                if matches!(op, Op::Keygen | Op::Sign | Op::Refresh) {
+                    eprintln!("session {session}");
+                }
+            });
+        }
         if let Some(rpc_url) = &self.rpc_url {
             builder = builder.rpc_url(rpc_url);
         }

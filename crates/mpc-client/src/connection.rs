@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription};
 use mpc_api::{
-    decode, encode, recv_confirm, rounds, Accepted, KeygenRequest, RejectionCode, PROTOCOL,
+    decode, encode, recv_confirm, rounds, send_confirm, Accepted, KeygenRequest, RejectionCode,
+    StatusRequest, PROTOCOL,
 };
 use mpc_evm::{EvmRpc, SignPayload, B256};
-use mpc_protocol::{Dkls23, Party, SessionContext, ThresholdSigner};
+use mpc_protocol::{Dkls23, Party, PeerChannel, SessionContext, ThresholdSigner};
 use mpc_session::{Identity, NatsPeerChannel, Op, SessionClient, SessionConfig, SessionId};
 use mpc_store::{KeySource, Overwrite, Passphrase};
 use serde::Serialize;
 
-use crate::embedded::Embedded;
+use crate::embedded::{Embedded, ObserverAccess};
 use crate::error::{Error, Result};
 use crate::share::{self, ClientShare};
 use crate::wallet::{Share, Wallet};
@@ -46,6 +47,17 @@ pub struct ConnectionBuilder {
     rpc_url: Option<String>,
     chain_id: u64,
     round_timeout: Duration,
+    on_session_start: Option<SessionHook>,
+}
+
+/// What [`ConnectionBuilder::on_session_start`] calls.
+#[derive(Clone)]
+struct SessionHook(Arc<dyn Fn(&Op, &SessionId) + Send + Sync>);
+
+impl std::fmt::Debug for SessionHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHook")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +78,7 @@ impl Default for ConnectionBuilder {
             rpc_url: None,
             chain_id: DEFAULT_CHAIN_ID,
             round_timeout: SessionConfig::default().round_timeout,
+            on_session_start: None,
         }
     }
 }
@@ -115,6 +128,17 @@ impl ConnectionBuilder {
         self
     }
 
+    /// Calls `hook` with the op and id of every session the co-signer
+    /// accepts, before its first round: for example to print the id, which
+    /// `mpc watch <session>` and observers of the broker can follow.
+    pub fn on_session_start(
+        mut self,
+        hook: impl Fn(&Op, &SessionId) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_session_start = Some(SessionHook(Arc::new(hook)));
+        self
+    }
+
     /// Connects (starting the embedded services if chosen).
     pub async fn connect(self) -> Result<Connection> {
         let (url, embedded) = match &self.broker {
@@ -123,9 +147,11 @@ impl ConnectionBuilder {
                 let home = home.clone();
                 let rpc_url = self.rpc_url.clone().filter(|_| *broadcaster);
                 let chain_id = self.chain_id;
-                let embedded =
-                    blocking(move || Embedded::start(&home, rpc_url.as_deref(), chain_id)).await?;
-                (embedded.client_url().to_owned(), Some(embedded))
+                let embedded = blocking(move || {
+                    Embedded::start(&home, rpc_url.as_deref().map(|url| (url, chain_id)))
+                })
+                .await?;
+                (embedded.client_url(), Some(embedded))
             }
             None => return Err(Error::Embedded(
                 "no broker chosen: give a NATS URL, or opt in to the embedded broker and co-signer"
@@ -143,6 +169,7 @@ impl ConnectionBuilder {
                     ..SessionConfig::default()
                 },
                 embedded: Mutex::new(embedded),
+                on_session_start: self.on_session_start,
             }),
         };
         if connection.is_embedded() {
@@ -174,6 +201,7 @@ struct Inner {
     session_config: SessionConfig,
     /// Stopped when the last clone of the connection goes.
     embedded: Mutex<Option<Embedded>>,
+    on_session_start: Option<SessionHook>,
 }
 
 /// A new wallet, as keygen made it.
@@ -247,6 +275,12 @@ impl Connection {
     /// Whether this connection started the embedded services.
     pub fn is_embedded(&self) -> bool {
         self.embedded_guard().is_some()
+    }
+
+    /// Read-only access to the embedded broker's traffic; `None` when the
+    /// connection uses a broker URL (its observer password is the operator's).
+    pub fn observer(&self) -> Option<ObserverAccess> {
+        self.embedded_guard().as_ref().map(Embedded::observer)
     }
 
     fn embedded_guard(&self) -> std::sync::MutexGuard<'_, Option<Embedded>> {
@@ -342,7 +376,8 @@ impl Connection {
             protocol: PROTOCOL.to_owned(),
         };
         let sessions = self.sessions(Identity::generate()?);
-        let (mut channel, session) = open(&sessions, &cosigner_pub, &Op::Keygen, &request).await?;
+        let (mut channel, session, _) =
+            open(&sessions, &cosigner_pub, &Op::Keygen, &request).await?;
         let context = SessionContext::new(session.as_str(), wallet_id.as_str());
         let key_share = Dkls23.keygen(Party::Client, &context, &mut channel).await?;
         recv_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
@@ -369,7 +404,7 @@ impl Connection {
         };
         // Written from memory and kept in memory: the new wallet signs
         // without reading and decrypting (Argon2id) the file just written.
-        let client_share = blocking(move || {
+        let written = blocking(move || {
             share::save_new(
                 &client_share.path,
                 &client_share.wallet_id,
@@ -381,11 +416,50 @@ impl Connection {
             )?;
             Ok(client_share)
         })
-        .await?;
+        .await;
+        let client_share = match written {
+            Ok(client_share) => client_share,
+            Err(error) => {
+                // Without our share the co-signer's is useless: it removes it now.
+                channel.abort("the client could not write its share").await;
+                return Err(error);
+            }
+        };
+        self.confirm_keygen(&mut channel, &client_share).await?;
         Ok((
             Wallet::new(self.clone(), Share::from_loaded(client_share, passphrase)),
             outcome,
         ))
+    }
+
+    /// Tells the co-signer the client share is on disk, so it keeps the new
+    /// wallet. If its answer is lost, a status session (which any session
+    /// of the pinned client also does) confirms instead.
+    async fn confirm_keygen(
+        &self,
+        channel: &mut NatsPeerChannel,
+        client_share: &ClientShare,
+    ) -> Result<()> {
+        let confirmed = async {
+            send_confirm(channel, rounds::KEYGEN_WRITTEN, 0).await?;
+            recv_confirm(channel, rounds::KEYGEN_CONFIRMED, 0).await
+        }
+        .await;
+        let Err(first) = confirmed else {
+            return Ok(());
+        };
+        tracing::warn!(error = %first, "no keygen confirmation; confirming with a status session");
+        let request = StatusRequest {
+            wallet_id: client_share.wallet_id.clone(),
+        };
+        let sessions = self.sessions(Identity::from_bytes(&client_share.identity.to_bytes())?);
+        match open(&sessions, &client_share.cosigner_pub, &Op::Status, &request).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(Error::KeygenUnconfirmed {
+                path: client_share.path.clone(),
+                reason: error.to_string(),
+            }),
+        }
     }
 
     /// Opens the wallet whose client share is at `path`; `passphrase` when
@@ -435,36 +509,60 @@ impl Connection {
         })
     }
 
-    pub(crate) fn sessions(&self, identity: Identity) -> SessionClient {
-        SessionClient::new(
-            self.inner.nats.clone(),
-            identity,
-            self.inner.session_config.clone(),
-        )
+    pub(crate) fn sessions(&self, identity: Identity) -> Sessions {
+        Sessions {
+            client: SessionClient::new(
+                self.inner.nats.clone(),
+                identity,
+                self.inner.session_config.clone(),
+            ),
+            on_start: self.inner.on_session_start.clone(),
+        }
+    }
+}
+
+/// Sessions opened with one identity, and the caller's hook for each.
+pub(crate) struct Sessions {
+    client: SessionClient,
+    on_start: Option<SessionHook>,
+}
+
+impl Sessions {
+    /// The client identity the sessions are opened with.
+    pub(crate) fn identity(&self) -> &Identity {
+        self.client.identity()
     }
 }
 
 /// How often a busy co-signer is asked again (about 1.8 s in all).
 const BUSY_RETRIES: u32 = 12;
 
-/// Opens a session with `request` as the op's body.
+/// Opens a session with `request` as the op's body; returns its channel,
+/// its id and the co-signer's acceptance.
 pub(crate) async fn open<T: Serialize>(
-    sessions: &SessionClient,
+    sessions: &Sessions,
     cosigner_pub: &[u8; 32],
     op: &Op,
     request: &T,
-) -> Result<(NatsPeerChannel, SessionId)> {
+) -> Result<(NatsPeerChannel, SessionId, Accepted)> {
     let body = encode(request);
     let mut attempt = 0;
     loop {
         // A fresh id each time: the co-signer never accepts an id twice.
         let session = SessionId::random();
         tracing::info!(session = %session, op = %op, attempt, "opening session");
-        match sessions.open(cosigner_pub, op, &session, &body).await {
+        match sessions
+            .client
+            .open(cosigner_pub, op, &session, &body)
+            .await
+        {
             Ok((channel, response)) => {
-                let _accepted: Accepted = decode("co-signer acceptance", &response)
+                let accepted: Accepted = decode("co-signer acceptance", &response)
                     .map_err(|e| Error::Internal(e.to_string()))?;
-                return Ok((channel, session));
+                if let Some(hook) = &sessions.on_start {
+                    (hook.0)(op, &session);
+                }
+                return Ok((channel, session, accepted));
             }
             Err(error) => {
                 let error = Error::from(error);

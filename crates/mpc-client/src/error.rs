@@ -25,6 +25,9 @@ pub enum Category {
     Unreachable,
     /// The wallet is locked after a peer misbehaved.
     Locked,
+    /// A backup or share is older than the co-signer's: the wallet was
+    /// rotated since, so it can no longer sign.
+    Stale,
     /// The chain or its RPC refused or failed.
     Chain,
     /// Anything else.
@@ -110,6 +113,32 @@ pub enum Error {
         /// The transaction's chain.
         tx: u64,
     },
+    /// A backup taken before the wallet's last rotation: it can no longer sign.
+    #[error(
+        "stale: the wallet was rotated to share version {current_version}; this backup \
+         (version {backup_version}) can no longer sign. Use a backup exported after the \
+         last rotation"
+    )]
+    BackupStale {
+        /// The share version the backup holds.
+        backup_version: u32,
+        /// The share version the co-signer holds.
+        current_version: u32,
+    },
+    /// Keygen wrote the client share but the co-signer never confirmed
+    /// keeping the new wallet; it removes unconfirmed wallets after a while.
+    #[error(
+        "the share was written to {} but the co-signer did not confirm the new wallet ({reason}); \
+         do not fund its address yet: any successful `mpc sign` with this share confirms it, \
+         otherwise the co-signer discards it (after 24 h by default)",
+        path.display()
+    )]
+    KeygenUnconfirmed {
+        /// The share file that was written.
+        path: PathBuf,
+        /// Why the confirmation failed.
+        reason: String,
+    },
     /// The embedded broker or co-signer could not be started.
     #[error("{0}")]
     Embedded(String),
@@ -168,6 +197,7 @@ impl Error {
                 SessionError::Connect { .. } => ("broker_unreachable", Unreachable),
                 SessionError::InvalidUrl { .. } => ("invalid_broker_url", Usage),
                 SessionError::InvalidToken { .. } => ("invalid_argument", Usage),
+                SessionError::PermissionDenied { .. } => ("broker_permission_denied", Failure),
                 SessionError::CosignerUnreachable { .. } => ("cosigner_unreachable", Unreachable),
                 SessionError::RequestTimeout { .. } => ("cosigner_timeout", Unreachable),
                 SessionError::CosignerNotAuthenticated { .. } => {
@@ -203,6 +233,8 @@ impl Error {
             Error::InvalidIndex(_) => ("invalid_index", Usage),
             Error::RpcUrlMissing { .. } => ("rpc_url_missing", Usage),
             Error::ChainIdMismatch { .. } => ("wrong_chain", InvalidInput),
+            Error::BackupStale { .. } => ("backup_stale", Stale),
+            Error::KeygenUnconfirmed { .. } => ("keygen_unconfirmed", Unreachable),
             Error::Embedded(_) => ("embedded_start_failed", Unreachable),
             Error::Io { .. } => ("io", Failure),
             Error::Internal(_) => ("internal", Failure),
@@ -216,7 +248,7 @@ fn refusal(code: RejectionCode) -> (&'static str, Category) {
         RejectionCode::WalletLocked => ("wallet_locked", Locked),
         RejectionCode::InvalidPayload => ("rejected_by_cosigner", InvalidInput),
         RejectionCode::Busy => ("cosigner_busy", Unreachable),
-        RejectionCode::ClientShareOutdated => ("client_share_outdated", Share),
+        RejectionCode::ClientShareOutdated => ("client_share_outdated", Stale),
         RejectionCode::UnknownWallet => ("unknown_wallet", Share),
         RejectionCode::WrongClient => ("wrong_client", Share),
         RejectionCode::ShareVersionMismatch => ("share_version_mismatch", Share),

@@ -41,53 +41,27 @@
 //! changes local state when it came inside the authenticated session.
 #![warn(missing_docs)]
 
+mod backup;
 mod connection;
 mod embedded;
 mod error;
+mod instance;
 mod share;
 mod signer;
 mod typed;
 mod wallet;
 
-use std::path::Path;
-
+pub use backup::{verify_backup, Backup, BackupInfo, Freshness};
 pub use connection::{
     Broadcast, BroadcastOutcome, Connection, ConnectionBuilder, Health, KeygenOutcome,
     DEFAULT_CHAIN_ID,
 };
+pub use embedded::ObserverAccess;
 pub use error::{Category, Error, Result};
 pub use mpc_api::RejectionCode;
 pub use mpc_store::{KeySource, Overwrite, Passphrase, ShareInfo};
 pub use signer::MpcSigner;
 pub use wallet::{typed_data_payload, Account, Rotated, Share, Signed, Wallet};
-
-/// What a backup holds, checked by decrypting it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupInfo {
-    /// The wallet's master address.
-    pub address: alloy::primitives::Address,
-    /// The wallet's id.
-    pub wallet_id: String,
-    /// The share version the backup was taken at.
-    pub share_version: u32,
-}
-
-/// Decrypts the backup at `path` and checks that it holds a usable client
-/// share, without writing anything. Blocking (Argon2id).
-pub fn verify_backup(path: &Path, backup_passphrase: &Passphrase) -> Result<BackupInfo> {
-    let mut address = None;
-    let info = mpc_store::verify_backup(path, backup_passphrase, |info, bytes| {
-        let parsed = share::parse(path, info, bytes).map_err(|e| e.to_string())?;
-        address = Some(wallet::address_of(&parsed.share.public_key()));
-        Ok(())
-    })?;
-    let address = address.ok_or_else(|| Error::Internal("backup check did not run".to_owned()))?;
-    Ok(BackupInfo {
-        address,
-        wallet_id: info.wallet_id,
-        share_version: info.share_version,
-    })
-}
 
 /// The bytes of a personal message given as text: `0x`-hex is the bytes it
 /// spells, anything else is UTF-8.

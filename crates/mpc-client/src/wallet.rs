@@ -314,7 +314,7 @@ impl Wallet {
             payload: payload.clone(),
         };
         let sessions = self.sessions(share)?;
-        let (mut channel, session) =
+        let (mut channel, session, _) =
             open(&sessions, &share.cosigner_pub, &Op::Sign, &request).await?;
         let context = SessionContext::new(session.as_str(), share.wallet_id.as_str());
         let signed = Dkls23
@@ -368,7 +368,7 @@ impl Wallet {
             share_version: share.version,
         };
         let sessions = self.sessions(share)?;
-        let (mut channel, session) =
+        let (mut channel, session, _) =
             open(&sessions, &share.cosigner_pub, &Op::Refresh, &request).await?;
         let context = SessionContext::new(session.as_str(), share.wallet_id.as_str());
         let refreshed = Dkls23.refresh(&share.share, &context, &mut channel).await;
@@ -454,7 +454,7 @@ impl Wallet {
         }
     }
 
-    fn sessions(&self, share: &ClientShare) -> Result<mpc_session::SessionClient> {
+    fn sessions(&self, share: &ClientShare) -> Result<crate::connection::Sessions> {
         let identity = Identity::from_bytes(&share.identity.to_bytes())?;
         Ok(self.connection.sessions(identity))
     }

@@ -34,8 +34,12 @@ pub enum BackupCommand {
         /// Replace the wallet's current share
         #[arg(long)]
         force: bool,
+        /// Restore even a backup older than the wallet's current share (it cannot sign)
+        #[arg(long)]
+        allow_stale: bool,
     },
-    /// Decrypt a backup and check its share matches its public key; writes nothing
+    /// Decrypt a backup, check its share matches its public key and whether it
+    /// is the wallet's current share version (exit 9 when stale); writes nothing
     Verify {
         #[arg(long = "in")]
         input: PathBuf,
@@ -63,9 +67,18 @@ pub fn run(admin: Admin, wallets_dir: &Path, key_source: &KeySource) -> anyhow::
             )?;
             serde_json::json!({"backup": out, "wallet_id": info.wallet_id, "share_version": info.share_version})
         }
-        BackupCommand::Import { input, force } => {
+        BackupCommand::Import {
+            input,
+            force,
+            allow_stale,
+        } => {
             let info = verify(&input, &backup_passphrase)?;
             let target = store.share_path(&info.wallet_id)?;
+            if let Some(current) = current_version(&target)? {
+                if !allow_stale && info.share_version < current {
+                    return Err(stale(&info, current));
+                }
+            }
             mpc_store::import_backup(
                 &input,
                 &target,
@@ -77,12 +90,44 @@ pub fn run(admin: Admin, wallets_dir: &Path, key_source: &KeySource) -> anyhow::
         }
         BackupCommand::Verify { input } => {
             let info = verify(&input, &backup_passphrase)?;
-            serde_json::json!({"valid": true, "wallet_id": info.wallet_id, "public_key": info.public_key})
+            let current = current_version(&store.share_path(&info.wallet_id)?)?;
+            if let Some(current) = current.filter(|current| info.share_version < *current) {
+                return Err(stale(&info, current));
+            }
+            serde_json::json!({
+                "valid": true,
+                "wallet_id": info.wallet_id,
+                "public_key": info.public_key,
+                "share_version": info.share_version,
+                // null: this data dir does not hold the wallet, so nothing to compare with.
+                "current": current.map(|_| true),
+            })
         }
     };
     println!("{result}");
     Ok(())
 }
+
+/// The share version of the wallet's share in the data dir, if it holds one.
+fn current_version(share_path: &Path) -> anyhow::Result<Option<u32>> {
+    if !share_path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(mpc_store::read_info(share_path)?.share_version))
+}
+
+fn stale(info: &mpc_store::ShareInfo, current: u32) -> anyhow::Error {
+    anyhow::Error::new(Stale).context(format!(
+        "stale: wallet {} was rotated to share version {current}; this backup (version {}) \
+         can no longer sign",
+        info.wallet_id, info.share_version
+    ))
+}
+
+/// Marks a refusal of a stale backup, for its own exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("stale backup")]
+pub struct Stale;
 
 /// A co-signer backup whose share decodes and matches its header's public key.
 fn verify(input: &Path, passphrase: &Passphrase) -> anyhow::Result<mpc_store::ShareInfo> {

@@ -65,12 +65,26 @@ struct Args {
     /// Sessions served at once; more are refused as busy
     #[arg(long, default_value_t = 64)]
     max_sessions: usize,
+    /// Seconds a new wallet is kept when its client never confirmed keeping
+    /// its share (an interrupted keygen); any session of that client confirms it
+    #[arg(long, default_value_t = 24 * 60 * 60)]
+    unconfirmed_keygen_ttl: u64,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     mpc_logging::init("info");
-    let args = Args::parse();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            // A refused stale backup has its own status, as `mpc` gives it.
+            std::process::ExitCode::from(if error.is::<backup::Stale>() { 9 } else { 1 })
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => dirs::data_dir()
@@ -101,12 +115,15 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let identity = identity::load_or_create(&data_dir.join("identity.key"))?;
     let wallets = Wallets::open(wallets_dir, key_source)?;
-    let nats = mpc_session::connect(&nats_url).await?;
+    let (nats, mut violations) = mpc_session::connect_watching(&nats_url).await?;
     let config = SessionConfig {
         round_timeout: Duration::from_secs(args.round_timeout),
         ..SessionConfig::default()
     };
-    let incoming = mpc_session::serve(nats, Arc::new(identity), &args.queue_group, config).await?;
+    let incoming =
+        mpc_session::serve(nats.clone(), Arc::new(identity), &args.queue_group, config).await?;
+    // With another role's credentials the subscription is refused: say so and stop.
+    violations.check(&nats).await?;
     tracing::info!(
         data_dir = %data_dir.display(),
         key_source = key_source_name,
@@ -114,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         "co-signer ready"
     );
     let cosigner = Cosigner::new(wallets, args.chain_id, args.max_sessions);
+    let _sweep = cosigner.spawn_unconfirmed_sweep(Duration::from_secs(args.unconfirmed_keygen_ttl));
     tokio::select! {
         () = cosigner.run(incoming) => anyhow::bail!("the broker subscription ended"),
         _ = tokio::signal::ctrl_c() => {

@@ -4,15 +4,18 @@
 //! the wallet.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use mpc_api::{
     decode, encode, recv_confirm, refresh_check_digest, rounds, send_confirm, Accepted,
-    KeygenRequest, RefreshRequest, RejectionCode, SignRequest, PROTOCOL,
+    ConfirmError, KeygenRequest, RefreshRequest, RejectionCode, SignRequest, StatusRequest,
+    PROTOCOL,
 };
 use mpc_evm::TxPolicy;
 use mpc_protocol::{
-    DerivationPath, Dkls23, Party, PeerChannel, ProtocolError, SessionContext, ThresholdSigner,
+    ChannelError, DerivationPath, Dkls23, Party, PeerChannel, ProtocolError, SessionContext,
+    ThresholdSigner,
 };
 use mpc_session::{
     AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
@@ -47,6 +50,26 @@ impl Cosigner {
             slots: Arc::new(Semaphore::new(max_sessions)),
             signer: Dkls23,
         }
+    }
+
+    /// Removes wallets whose keygen was never confirmed once they are older
+    /// than `ttl`: now, and then every minute (or `ttl`, if shorter).
+    pub fn spawn_unconfirmed_sweep(&self, ttl: Duration) -> tokio::task::JoinHandle<()> {
+        let wallets = Arc::clone(&self.wallets);
+        let every = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
+        tokio::spawn(async move {
+            loop {
+                let sweeping = Arc::clone(&wallets);
+                match tokio::task::spawn_blocking(move || sweeping.sweep_unconfirmed(ttl)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "could not sweep unconfirmed wallets")
+                    }
+                    Err(error) => tracing::error!(%error, "the sweep task failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
     }
 
     /// Serves requests until the subscription ends. Each session runs in its
@@ -102,6 +125,7 @@ impl Cosigner {
                 Op::Keygen => self.keygen(request).await,
                 Op::Sign => self.sign(request).await,
                 Op::Refresh => self.refresh(request).await,
+                Op::Status => self.status(request).await,
                 // Answered by the transport itself; never a session.
                 other @ (Op::Health | Op::Hello) => {
                     let message = format!("{other} does not open a session");
@@ -185,8 +209,32 @@ impl Cosigner {
             return Err(error).context("store the new share");
         }
         send_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
-        tracing::info!(wallet = %wallet_id, %address, "wallet created");
-        Ok(())
+        tracing::info!(wallet = %wallet_id, %address, "wallet created, awaiting the client's confirmation");
+        match recv_confirm(&mut channel, rounds::KEYGEN_WRITTEN, 0).await {
+            Ok(()) => {
+                let id = wallet_id.clone();
+                self.blocking(move |wallets| wallets.confirm(&id))
+                    .await
+                    .context("confirm the new wallet")?;
+                send_confirm(&mut channel, rounds::KEYGEN_CONFIRMED, 0).await?;
+                Ok(())
+            }
+            // The client said it could not keep its share: nobody can sign
+            // with this one, so it goes now.
+            Err(ConfirmError::Channel {
+                source: ChannelError::PeerAborted(reason),
+                ..
+            }) => {
+                let id = wallet_id.clone();
+                self.blocking(move |wallets| wallets.discard_unconfirmed(&id))
+                    .await
+                    .context("discard the abandoned wallet")?;
+                anyhow::bail!("the client abandoned keygen ({reason}); its wallet was removed")
+            }
+            // Silence: the wallet stays unconfirmed until its client uses it
+            // or the sweep removes it.
+            Err(error) => Err(error).context("the client did not confirm its share"),
+        }
     }
 
     async fn sign(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
@@ -294,13 +342,31 @@ impl Cosigner {
         Ok(())
     }
 
-    /// Claims and loads a wallet for a session by its pinned client, with
-    /// the share version both sides must hold.
-    async fn open_wallet(
+    /// Answers with the share version this co-signer holds, to the
+    /// wallet's own client only; the session ends with the answer.
+    async fn status(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
+        let client_pub = *request.client_pub();
+        let prepared = async {
+            let body: StatusRequest = decode("status request", &request.body).map_err(bad)?;
+            let (claim, wallet) = self.paired_wallet(&body.wallet_id, &client_pub).await?;
+            Ok(Prepared {
+                body,
+                wallet: Some(wallet),
+                _claim: claim,
+            })
+        }
+        .await;
+        if let Some((prepared, _)) = Self::answer(request, prepared).await? {
+            tracing::info!(wallet = %prepared.body.wallet_id, "status answered");
+        }
+        Ok(())
+    }
+
+    /// Claims and loads a wallet for a session by its pinned client.
+    async fn paired_wallet(
         &self,
         wallet_id: &str,
         client_pub: &[u8; 32],
-        client_version: u32,
     ) -> Result<(Claim, Arc<Wallet>), Rejection> {
         let claim = self.wallets.claim(wallet_id)?;
         let id = wallet_id.to_owned();
@@ -311,6 +377,24 @@ impl Cosigner {
                 format!("wallet {wallet_id} is paired with another client identity"),
             ));
         }
+        // The pinned client authenticated this session, so it kept its share:
+        // a keygen whose confirmation was lost is settled here.
+        let id = wallet_id.to_owned();
+        self.blocking(move |wallets| wallets.confirm(&id))
+            .await
+            .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?;
+        Ok((claim, wallet))
+    }
+
+    /// Claims and loads a wallet for a session by its pinned client, with
+    /// the share version both sides must hold.
+    async fn open_wallet(
+        &self,
+        wallet_id: &str,
+        client_pub: &[u8; 32],
+        client_version: u32,
+    ) -> Result<(Claim, Arc<Wallet>), Rejection> {
+        let (claim, wallet) = self.paired_wallet(wallet_id, client_pub).await?;
         match client_version.cmp(&wallet.version) {
             std::cmp::Ordering::Equal => {
                 // A refresh that never completed left a staged share here: the

@@ -1,12 +1,15 @@
 //! The co-signer's wallets: one encrypted share file per wallet, the client
 //! identity pinned in its authenticated header, a lock file after
-//! misbehaviour, and a staged `.next` file during a refresh. Decrypted shares
+//! misbehaviour, a staged `.next` file during a refresh, and an
+//! `.unconfirmed` marker from keygen until the client proves it kept its own
+//! share (an interrupted keygen must not leave a wallet here for ever). Decrypted shares
 //! are cached in memory (zeroized on drop) so signing does not pay Argon2id
 //! or a keyring round trip each time; the file on disk stays the authority.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use mpc_api::{RejectionCode, PROTOCOL};
 use mpc_protocol::KeyShare;
@@ -151,7 +154,8 @@ impl Wallets {
         Ok(())
     }
 
-    /// Stores a new wallet's share, pinning the client identity. Blocking.
+    /// Stores a new wallet's share, pinning the client identity, marked
+    /// unconfirmed until the client shows it kept its own share. Blocking.
     pub fn create(
         &self,
         wallet_id: &str,
@@ -165,9 +169,70 @@ impl Wallets {
             PROTOCOL,
             client_pub,
         );
+        // The marker goes first: a crash between the two leaves a marker
+        // alone, which the sweep removes, never an unmarked orphan.
+        let path = self.store.share_path(wallet_id)?;
+        mpc_store::write_private(&unconfirmed_marker(&path), b"")?;
         self.store
             .save(&meta, &share.to_cbor(), &self.key_source, Overwrite::Refuse)?;
         Ok(())
+    }
+
+    /// The client kept its share (it said so, or it authenticated a later
+    /// session as the wallet's pinned client): the wallet stays. Blocking.
+    pub fn confirm(&self, wallet_id: &str) -> Result<(), StoreError> {
+        let marker = unconfirmed_marker(&self.store.share_path(wallet_id)?);
+        match std::fs::remove_file(&marker) {
+            Ok(()) => {
+                tracing::info!(wallet = %wallet_id, "new wallet confirmed by its client");
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Io {
+                action: "remove the unconfirmed marker",
+                path: marker,
+                source,
+            }),
+        }
+    }
+
+    /// Removes a wallet whose keygen the client abandoned, if it is still
+    /// unconfirmed; a confirmed wallet is never touched. Blocking.
+    pub fn discard_unconfirmed(&self, wallet_id: &str) -> Result<bool, StoreError> {
+        let path = self.store.share_path(wallet_id)?;
+        self.cache.lock().expect("cache").remove(wallet_id);
+        discard_if_unconfirmed(&path)
+    }
+
+    /// Removes every wallet left unconfirmed for longer than `ttl` (an
+    /// interrupted keygen); returns how many. Blocking.
+    pub fn sweep_unconfirmed(&self, ttl: Duration) -> Result<usize, StoreError> {
+        let dir = self.store.dir();
+        let io = |source| StoreError::Io {
+            action: "sweep unconfirmed wallets in",
+            path: dir.to_owned(),
+            source,
+        };
+        let mut removed = 0;
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let marker = entry.map_err(io)?.path();
+            let Some(share) = share_of_marker(&marker) else {
+                continue;
+            };
+            let age = std::fs::metadata(&marker)
+                .and_then(|meta| meta.modified())
+                .map(|modified| {
+                    SystemTime::now()
+                        .duration_since(modified)
+                        .unwrap_or_default()
+                })
+                .map_err(io)?;
+            if age >= ttl && discard_if_unconfirmed(&share)? {
+                tracing::warn!(share = %share.display(), age_s = age.as_secs(), "removed a wallet whose keygen was never confirmed");
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Locks a wallet after the client was caught misbehaving. Blocking.
@@ -200,6 +265,41 @@ impl Wallets {
     }
 }
 
+const UNCONFIRMED_SUFFIX: &str = ".unconfirmed";
+
+fn unconfirmed_marker(share: &Path) -> PathBuf {
+    let mut marker = share.as_os_str().to_owned();
+    marker.push(UNCONFIRMED_SUFFIX);
+    marker.into()
+}
+
+fn share_of_marker(marker: &Path) -> Option<PathBuf> {
+    let name = marker.to_str()?;
+    name.strip_suffix(UNCONFIRMED_SUFFIX).map(PathBuf::from)
+}
+
+/// Removes the share at `path` and its marker when the marker is there.
+fn discard_if_unconfirmed(path: &Path) -> Result<bool, StoreError> {
+    let marker = unconfirmed_marker(path);
+    if !marker.exists() {
+        return Ok(false);
+    }
+    for file in [path, marker.as_path()] {
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "remove an abandoned wallet",
+                    path: file.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn bad_request(error: StoreError) -> Rejection {
     Rejection::new(RejectionCode::BadRequest.as_str(), error.to_string())
 }
@@ -210,4 +310,44 @@ fn internal(error: impl std::fmt::Display) -> Rejection {
         RejectionCode::Internal.as_str(),
         "the co-signer could not read its share; see its logs",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wallets(dir: &Path) -> Wallets {
+        let passphrase = Passphrase::new("test passphrase".to_owned()).unwrap();
+        Wallets::open(dir.to_owned(), KeySource::Passphrase(passphrase)).unwrap()
+    }
+
+    #[test]
+    fn only_unconfirmed_wallets_past_their_ttl_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let wallets = wallets(dir.path());
+        let share = |id: &str| wallets.store.share_path(id).unwrap();
+        for id in ["abandoned", "kept", "confirmed"] {
+            std::fs::write(share(id), b"share").unwrap();
+        }
+        for id in ["abandoned", "confirmed"] {
+            std::fs::write(unconfirmed_marker(&share(id)), b"").unwrap();
+        }
+        wallets.confirm("confirmed").unwrap();
+        assert!(!unconfirmed_marker(&share("confirmed")).exists());
+
+        assert_eq!(
+            wallets
+                .sweep_unconfirmed(Duration::from_secs(3600))
+                .unwrap(),
+            0
+        );
+        assert!(share("abandoned").exists(), "younger than the TTL");
+        assert_eq!(wallets.sweep_unconfirmed(Duration::ZERO).unwrap(), 1);
+        assert!(!share("abandoned").exists());
+        assert!(!unconfirmed_marker(&share("abandoned")).exists());
+        assert!(share("kept").exists() && share("confirmed").exists());
+        // A confirmed wallet is never discarded, even on request.
+        assert!(!wallets.discard_unconfirmed("kept").unwrap());
+        assert!(share("kept").exists());
+    }
 }

@@ -1,7 +1,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr};
+use std::sync::Arc;
+
+use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event, ServerAddr, ServerError};
 use percent_encoding::percent_decode_str;
 
 use crate::SessionError;
@@ -13,15 +15,59 @@ use crate::SessionError;
 /// broker restart between sessions goes unnoticed by the caller (a session in
 /// flight during the restart times out).
 pub async fn connect(url: &str) -> Result<Client, SessionError> {
+    Ok(connect_watching(url).await?.0)
+}
+
+/// Permission violations the broker reported on one connection. A worker
+/// started with another role's credentials is a deployment error: it should
+/// stop with that said, not run on with a warning nobody reads.
+#[derive(Debug, Clone)]
+pub struct PermissionViolations(tokio::sync::watch::Receiver<Option<String>>);
+
+/// How long the broker's `-ERR` for a refused subscription may trail the
+/// flush that sent it (the error reaches us through the event task).
+const VIOLATION_GRACE: Duration = Duration::from_millis(300);
+
+impl PermissionViolations {
+    /// Flushes what `nats` sent so far and fails if the broker refused any of it.
+    pub async fn check(&mut self, nats: &Client) -> Result<(), SessionError> {
+        nats.flush().await.map_err(SessionError::transport)?;
+        let _ = tokio::time::timeout(VIOLATION_GRACE, self.0.wait_for(Option::is_some)).await;
+        self.reported().map_or(Ok(()), Err)
+    }
+
+    /// The violation reported so far, if any, as an error.
+    pub fn reported(&self) -> Option<SessionError> {
+        self.0
+            .borrow()
+            .clone()
+            .map(|detail| SessionError::PermissionDenied { detail })
+    }
+}
+
+/// [`connect`], also returning the connection's [`PermissionViolations`].
+pub async fn connect_watching(url: &str) -> Result<(Client, PermissionViolations), SessionError> {
     let invalid = |reason: String| SessionError::InvalidUrl {
         url: redact(url),
         reason,
     };
     let addr = ServerAddr::from_str(url).map_err(|e| invalid(e.to_string()))?;
+    let (violations, watch) = tokio::sync::watch::channel(None);
+    let violations = Arc::new(violations);
     let mut options = ConnectOptions::new()
         .name("mpc-session")
         .connection_timeout(Duration::from_secs(5))
-        .event_callback(|event| async move { log_event(event) });
+        .event_callback(move |event| {
+            let violations = Arc::clone(&violations);
+            async move {
+                if let Event::ServerError(ServerError::Other(text)) = &event {
+                    if text.to_ascii_lowercase().contains("permissions violation") {
+                        violations.send_replace(Some(text.clone()));
+                    }
+                }
+                log_event(event)
+            }
+        });
     let user = addr.username().map(decode).transpose().map_err(invalid)?;
     if let Some(user) = &user {
         let password = addr.password().map(decode).transpose().map_err(invalid)?;
@@ -33,7 +79,7 @@ pub async fn connect(url: &str) -> Result<Client, SessionError> {
     let _ = bare.set_password(None);
     let shown = bare.to_string();
     let addr = ServerAddr::from_url(bare).map_err(|e| invalid(e.to_string()))?;
-    options.connect(addr).await.map_err(|e| {
+    let client = options.connect(addr).await.map_err(|e| {
         let reason = match e.kind() {
             ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => format!(
                 "the broker refused user {:?}; check the role's password",
@@ -42,7 +88,8 @@ pub async fn connect(url: &str) -> Result<Client, SessionError> {
             _ => format!("{e}; is the broker running, and is MPC_NATS_URL right?"),
         };
         SessionError::Connect { url: shown, reason }
-    })
+    })?;
+    Ok((client, PermissionViolations(watch)))
 }
 
 fn decode(part: &str) -> Result<String, String> {

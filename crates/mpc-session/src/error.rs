@@ -10,6 +10,12 @@ pub enum SessionError {
     #[error("cannot connect to the NATS broker at {url}: {reason}")]
     Connect { url: String, reason: String },
 
+    #[error(
+        "the broker refused this role's traffic ({detail}): the credentials in MPC_NATS_URL \
+         lack this role's permissions (see nats/users.conf: use this role's own user)"
+    )]
+    PermissionDenied { detail: String },
+
     #[error("invalid {what} {value:?}: use 1 to 64 characters from A-Z a-z 0-9 _ -")]
     InvalidToken { what: &'static str, value: String },
 

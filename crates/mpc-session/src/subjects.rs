@@ -36,6 +36,9 @@ pub enum Op {
     Sign,
     /// A key refresh (rotation).
     Refresh,
+    /// The co-signer's share version of a wallet, answered inside an
+    /// authenticated session (so a client can tell a stale backup).
+    Status,
     /// Answered by [`serve`](crate::serve) itself with `{status, version}`.
     Health,
     /// Answered by [`serve`](crate::serve) itself with the co-signer's static key.
@@ -43,7 +46,14 @@ pub enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 5] = [Op::Keygen, Op::Sign, Op::Refresh, Op::Health, Op::Hello];
+    const ALL: [Op; 6] = [
+        Op::Keygen,
+        Op::Sign,
+        Op::Refresh,
+        Op::Status,
+        Op::Health,
+        Op::Hello,
+    ];
 
     /// The op a subject token names, if any.
     pub fn parse(token: &str) -> Option<Op> {
@@ -56,6 +66,7 @@ impl Op {
             Op::Keygen => "keygen",
             Op::Sign => "sign",
             Op::Refresh => "refresh",
+            Op::Status => "status",
             Op::Health => "health",
             Op::Hello => "hello",
         }
@@ -63,7 +74,7 @@ impl Op {
 
     /// Whether the op opens a session (rather than being answered at once).
     pub fn opens_session(self) -> bool {
-        matches!(self, Op::Keygen | Op::Sign | Op::Refresh)
+        matches!(self, Op::Keygen | Op::Sign | Op::Refresh | Op::Status)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Read-only view of a session's traffic, for `mpc watch <session>`.
+//! Read-only view of session traffic, for `mpc watch <session>` and `mpc watch --all`.
 
 use async_nats::{Client, Subscriber};
 use futures::StreamExt;
@@ -11,6 +11,8 @@ use crate::SessionError;
 /// What a bystander sees of one round message: routing facts, never content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WatchRecord {
+    /// The session the message belongs to, from its subject.
+    pub session: String,
     pub subject: String,
     /// `Mpc-*` headers, sorted by name.
     pub headers: Vec<(String, String)>,
@@ -18,17 +20,30 @@ pub struct WatchRecord {
     pub ciphertext_len: Option<usize>,
 }
 
-/// A subscription to both directions of one session. Dropping it unsubscribes.
+/// A subscription to session traffic. Dropping it unsubscribes.
 #[derive(Debug)]
 pub struct Watch {
     subscriber: Subscriber,
 }
 
+/// Follows both directions of one session.
 pub async fn watch(nats: &Client, session: &SessionId) -> Result<Watch, SessionError> {
+    subscribe(nats, subjects::session_all(session)).await
+}
+
+/// Follows every session, as they open.
+pub async fn watch_all(nats: &Client) -> Result<Watch, SessionError> {
+    subscribe(nats, format!("{}.session.>", subjects::PREFIX)).await
+}
+
+async fn subscribe(nats: &Client, subject: String) -> Result<Watch, SessionError> {
     let subscriber = nats
-        .subscribe(subjects::session_all(session))
+        .subscribe(subject)
         .await
         .map_err(SessionError::transport)?;
+    // Subscribed at the broker before returning: nothing published after
+    // this returns is missed.
+    nats.flush().await.map_err(SessionError::transport)?;
     Ok(Watch { subscriber })
 }
 
@@ -50,8 +65,12 @@ impl Watch {
         let ciphertext_len = mpc_cbor::decode::<RoundEnvelope>("round envelope", &message.payload)
             .ok()
             .map(|envelope| envelope.ciphertext.iter().map(|frame| frame.len()).sum());
+        let subject = message.subject.to_string();
+        // mpc.v1.session.<session>.<to_party>
+        let session = subject.split('.').nth(3).unwrap_or_default().to_owned();
         Some(WatchRecord {
-            subject: message.subject.to_string(),
+            session,
+            subject,
             headers,
             ciphertext_len,
         })

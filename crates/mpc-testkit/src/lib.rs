@@ -103,22 +103,30 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// The three NATS roles of `nats/users.conf`.
+/// The NATS roles of `nats/users.conf`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Client,
     Cosigner,
     Broadcaster,
+    /// Read-only: subscribes to the traffic, publishes nothing of the wallet's.
+    Observer,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Client, Role::Cosigner, Role::Broadcaster];
+    pub const ALL: [Role; 4] = [
+        Role::Client,
+        Role::Cosigner,
+        Role::Broadcaster,
+        Role::Observer,
+    ];
 
     pub fn user(self) -> &'static str {
         match self {
             Role::Client => "client",
             Role::Cosigner => "cosigner",
             Role::Broadcaster => "broadcaster",
+            Role::Observer => "observer",
         }
     }
 
@@ -128,6 +136,7 @@ impl Role {
             Role::Client => "MPC_NATS_CLIENT_PASSWORD",
             Role::Cosigner => "MPC_NATS_COSIGNER_PASSWORD",
             Role::Broadcaster => "MPC_NATS_BROADCASTER_PASSWORD",
+            Role::Observer => "MPC_NATS_OBSERVER_PASSWORD",
         }
     }
 }
@@ -138,7 +147,7 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     store: tempfile::TempDir,
-    passwords: [String; 3],
+    passwords: [String; Role::ALL.len()],
 }
 
 impl NatsServer {
@@ -155,7 +164,11 @@ impl NatsServer {
     }
 
     /// Starts the broker on `port`, or on a port of its own choosing.
-    fn spawn(port: Option<u16>, store: &Path, passwords: &[String; 3]) -> (Child, u16) {
+    fn spawn(
+        port: Option<u16>,
+        store: &Path,
+        passwords: &[String; Role::ALL.len()],
+    ) -> (Child, u16) {
         let mut cmd = Command::new(tool("nats-server"));
         // -1: the server picks a free port and logs it.
         let port_arg = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
