@@ -175,6 +175,99 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
     /// The broker: how to watch its traffic read-only
     #[command(subcommand)]
     Broker(BrokerCommand),
+    /// Prepare, sign and broadcast in one step, then wait for the receipt: ether, an ERC-20 token, or a contract deployment
+    #[command(after_help = "\
+Amounts take units: 1000 (wei), 30gwei, 0.01ether. --amount is in the token's smallest unit,
+as tx.json's erc20.amount (so 250 is 250 raw units; 1.5ether is 1.5 * 10^18 units).
+
+Examples:
+  mpc send --share client_share.enc --to 0x3535353535353535353535353535353535353535 --value 0.01ether
+  mpc send --to 0x3535...3535 --erc20 0x5FbD...0aa3 --amount 250 --json
+  mpc send --data 0x6080... --json    # no --to: deploys the init code, prints contract_address")]
+    Send(SendArgs),
+    /// An account's ether balance, or its ERC-20 token balance (asks only the RPC)
+    #[command(
+        after_help = "Examples:\n  mpc balance --share client_share.enc\n  mpc balance --index 2 --token 0x5FbD...0aa3 --json"
+    )]
+    Balance {
+        /// The encrypted client share file
+        #[arg(long, default_value = "client_share.enc")]
+        share: PathBuf,
+        /// Child account N (BIP32 m/0/N)
+        #[arg(long)]
+        index: Option<u32>,
+        /// An ERC-20 token address: its balanceOf instead of ether
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// An account's next nonce, counting pending transactions (asks only the RPC)
+    #[command(after_help = "Example:\n  mpc nonce --share client_share.enc --index 1 --json")]
+    Nonce {
+        /// The encrypted client share file
+        #[arg(long, default_value = "client_share.enc")]
+        share: PathBuf,
+        /// Child account N (BIP32 m/0/N)
+        #[arg(long)]
+        index: Option<u32>,
+    },
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  mpc completions bash > /etc/bash_completion.d/mpc\n  mpc completions zsh > \"${fpath[1]}/_mpc\""
+    )]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The encrypted client share file
+    #[arg(long, default_value = "client_share.enc")]
+    pub share: PathBuf,
+    /// Recipient (of the tokens, with --erc20); leave out with --data to deploy a contract
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Ether to send: 1000 (wei), 30gwei, 0.01ether
+    #[arg(long, conflicts_with = "erc20")]
+    pub value: Option<String>,
+    /// 0x-hex call data, or without --to the contract's init code
+    #[arg(long, conflicts_with = "erc20")]
+    pub data: Option<String>,
+    /// Send this ERC-20 token (its contract address) instead of ether
+    #[arg(long, requires_all = ["to", "amount"])]
+    pub erc20: Option<String>,
+    /// Token amount in the token's smallest unit (raw integer; units such as 1.5ether also work)
+    #[arg(long, requires = "erc20")]
+    pub amount: Option<String>,
+    /// Send from child account N (BIP32 m/0/N)
+    #[arg(long)]
+    pub index: Option<u32>,
+    /// Return once queued instead of waiting for the receipt
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for the receipt
+    #[arg(long, default_value_t = 120)]
+    pub wait_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplaceArgs {
+    /// Hash of the pending transaction to replace
+    pub tx_hash: String,
+    /// The encrypted client share file
+    #[arg(long, default_value = "client_share.enc")]
+    pub share: PathBuf,
+    /// The child account N (BIP32 m/0/N) that sent it
+    #[arg(long)]
+    pub index: Option<u32>,
+    /// Return once sent and queued instead of waiting for the receipt
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for the receipt
+    #[arg(long, default_value_t = 120)]
+    pub wait_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +321,22 @@ pub enum TxCommand {
         #[arg(long)]
         index: Option<u32>,
     },
+    /// A transaction's receipt, or `pending` while the node holds it unmined (asks only the RPC)
+    #[command(after_help = "Example:\n  mpc tx status 0x5c50...e1a2 --json")]
+    Status {
+        /// The transaction hash
+        tx_hash: String,
+    },
+    /// Replace a pending transaction by the same one with fees raised 12.5% (or to the node's current fees, if higher)
+    #[command(
+        after_help = "Example:\n  mpc tx speed-up 0x5c50...e1a2 --share client_share.enc --json"
+    )]
+    SpeedUp(ReplaceArgs),
+    /// Replace a pending transaction by a 0-value transfer to yourself with the same nonce and raised fees
+    #[command(
+        after_help = "Example:\n  mpc tx cancel 0x5c50...e1a2 --share client_share.enc --json"
+    )]
+    Cancel(ReplaceArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ use crate::progress::Step;
 use crate::secrets;
 use crate::settings::{Needs, Settings};
 use crate::views::{BroadcastView, HealthView, KeygenView, RotateView, SignView};
+use crate::wallet_ops::{self, Replacement};
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     let settings = Settings {
@@ -178,6 +179,25 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             watch(&settings, session, seconds).await?
         }
         Command::Broker(BrokerCommand::Info) => broker_info(&settings, json).await?,
+        Command::Send(args) => wallet_ops::send(&settings, json, args).await?,
+        Command::Balance {
+            share,
+            index,
+            token,
+        } => wallet_ops::balance(&settings, json, &share, index, token.as_deref()).await?,
+        Command::Nonce { share, index } => {
+            wallet_ops::nonce(&settings, json, &share, index).await?
+        }
+        Command::Tx(TxCommand::Status { tx_hash }) => {
+            wallet_ops::status(&settings, json, &tx_hash).await?
+        }
+        Command::Tx(TxCommand::SpeedUp(args)) => {
+            wallet_ops::replace(&settings, json, Replacement::SpeedUp, args).await?
+        }
+        Command::Tx(TxCommand::Cancel(args)) => {
+            wallet_ops::replace(&settings, json, Replacement::Cancel, args).await?
+        }
+        Command::Completions { shell } => wallet_ops::completions(json, shell),
         Command::Serve { listen, share } => {
             crate::http::serve(&settings, key_source, listen, share, json).await?
         }
@@ -325,13 +345,13 @@ async fn watch(
 }
 
 /// Opens the share at `path`, asking for its passphrase if it has one.
-async fn open_share(path: &Path) -> Result<Share, CliError> {
+pub(crate) async fn open_share(path: &Path) -> Result<Share, CliError> {
     let passphrase = passphrase_for(path).await?;
     Ok(Share::open(path, passphrase).await?)
 }
 
 /// The wallet of the share at `path`, signing over `connection`.
-async fn open_wallet(connection: &Connection, path: &Path) -> Result<Wallet, CliError> {
+pub(crate) async fn open_wallet(connection: &Connection, path: &Path) -> Result<Wallet, CliError> {
     Ok(Wallet::new(connection.clone(), open_share(path).await?))
 }
 

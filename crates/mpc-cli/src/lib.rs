@@ -10,3 +10,4 @@ mod progress;
 mod secrets;
 pub mod settings;
 mod views;
+mod wallet_ops;

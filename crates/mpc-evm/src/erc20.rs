@@ -9,10 +9,11 @@ sol! {
     interface IERC20 {
         function transfer(address to, uint256 amount) external returns (bool);
         function balanceOf(address owner) external view returns (uint256);
+        function decimals() external view returns (uint8);
     }
 }
 
-pub use IERC20::{balanceOfCall, transferCall};
+pub use IERC20::{balanceOfCall, decimalsCall, transferCall};
 
 /// `transfer(address,uint256)` call data.
 pub fn transfer_calldata(to: Address, amount: U256) -> Bytes {
@@ -22,4 +23,10 @@ pub fn transfer_calldata(to: Address, amount: U256) -> Bytes {
 /// `balanceOf(address)` call data, for reading a token balance with `eth_call`.
 pub fn balance_of_calldata(owner: Address) -> Bytes {
     balanceOfCall { owner }.abi_encode().into()
+}
+
+/// `decimals()` call data: how many decimals the token's amounts have
+/// (optional in ERC-20, so a token may revert instead).
+pub fn decimals_calldata() -> Bytes {
+    decimalsCall {}.abi_encode().into()
 }

@@ -109,6 +109,20 @@ pub fn parse_amount(text: &str) -> Result<U256, String> {
     }
 }
 
+/// `amount` in units of `decimals` decimals, without trailing zeros:
+/// `format_amount(10^16, 18)` is `Some("0.01")`; `None` for more than 77
+/// decimals, which no 256-bit amount has.
+pub fn format_amount(amount: U256, decimals: u8) -> Option<String> {
+    let text = alloy::primitives::utils::format_units(amount, decimals).ok()?;
+    Some(match text.split_once('.') {
+        Some((whole, fraction)) => match fraction.trim_end_matches('0') {
+            "" => whole.to_owned(),
+            fraction => format!("{whole}.{fraction}"),
+        },
+        None => text,
+    })
+}
+
 /// Narrows a 256-bit number to `T` (u64 for nonces and gas, u128 for fees).
 fn narrow<T: TryFrom<U256>>(wide: U256) -> Result<T, String> {
     T::try_from(wide).map_err(|_| {

@@ -12,7 +12,7 @@ use alloy::transports::http::{reqwest, Http};
 use alloy::transports::{RpcError as TransportRpcError, TransportErrorKind};
 
 use crate::raw::raw_tx_hash;
-use crate::tx::{DraftFees, TxDraft, TxError, TxPolicy, TxRequest};
+use crate::tx::{DraftFees, Fees, TxDraft, TxError, TxPolicy, TxRequest};
 
 /// How long one JSON-RPC call may take before the node counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -65,6 +65,16 @@ pub struct Receipt {
     pub gas_used: u64,
     /// The deployed contract, for a contract creation.
     pub contract_address: Option<Address>,
+}
+
+/// A transaction the node knows, pending or mined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentTx {
+    /// The transaction as it was signed.
+    pub request: TxRequest,
+    pub from: Address,
+    /// The block it was mined in; `None` while pending.
+    pub block_number: Option<u64>,
 }
 
 /// A JSON-RPC endpoint known to be on the expected chain.
@@ -277,6 +287,42 @@ impl EvmRpc {
                 contract_address: r.contract_address,
             })
         }))
+    }
+
+    /// The transaction with this hash, or `None` when the node knows none.
+    pub async fn transaction(&self, tx_hash: B256) -> Result<Option<SentTx>, RpcError> {
+        let Some(tx) = self
+            .provider
+            .get_transaction_by_hash(tx_hash)
+            .await
+            .map_err(|e| self.classify(e))?
+        else {
+            return Ok(None);
+        };
+        let from = tx.inner.signer();
+        let typed = tx.inner.into_inner().into_typed_transaction();
+        Ok(Some(SentTx {
+            request: TxRequest::from_signable(&typed)?,
+            from,
+            block_number: tx.block_number,
+        }))
+    }
+
+    /// The fees the node suggests now: a gas price when `legacy`, else an
+    /// EIP-1559 fee cap and tip.
+    pub async fn current_fees(&self, legacy: bool) -> Result<Fees, RpcError> {
+        let filled = self.fill_fees(DraftFees::Unset, legacy).await?;
+        Ok(match filled {
+            DraftFees::Legacy { gas_price } => Fees::Legacy { gas_price },
+            DraftFees::Eip1559 {
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+            } => Fees::Eip1559 {
+                max_fee_per_gas: max_fee_per_gas.unwrap_or_default(),
+                max_priority_fee_per_gas: max_priority_fee_per_gas.unwrap_or_default(),
+            },
+            DraftFees::Unset => unreachable!("fill_fees always fills"),
+        })
     }
 
     fn classify(&self, error: TransportRpcError<TransportErrorKind>) -> RpcError {
