@@ -51,8 +51,10 @@ pub struct ConnectionBuilder {
 }
 
 /// What [`ConnectionBuilder::on_session_start`] calls.
+type SessionCallback = dyn Fn(&Op, &SessionId) + Send + Sync;
+
 #[derive(Clone)]
-struct SessionHook(Arc<dyn Fn(&Op, &SessionId) + Send + Sync>);
+struct SessionHook(Arc<SessionCallback>);
 
 impl std::fmt::Debug for SessionHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

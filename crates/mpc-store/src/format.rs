@@ -18,7 +18,7 @@ pub const CURVE: &str = "secp256k1";
 const PREFIX_LEN: usize = MAGIC.len() + 2 + 4;
 const MAX_HEADER_LEN: usize = 64 * 1024;
 /// Shares are a few KiB; anything far larger is not one of our files.
-const MAX_FILE_LEN: u64 = 64 * 1024 * 1024;
+const MAX_FILE_LEN: u64 = 1024 * 1024;
 
 /// Which side of the 2-of-2 key a file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -161,16 +161,33 @@ pub(crate) fn encode(info: &mut ShareInfo, key: &DataKey, plaintext: &[u8]) -> V
     out
 }
 
+/// Reads a share file: only a regular file (a FIFO or device named as a
+/// share must not hang or exhaust the reader), and at most `MAX_FILE_LEN`.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
     let not_found = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => StoreError::NotFound { path: path.into() },
         _ => StoreError::io("read", path, e),
     };
-    let len = std::fs::metadata(path).map_err(not_found)?.len();
-    if len > MAX_FILE_LEN {
-        return Err(StoreError::NotAShareFile { path: path.into() });
+    let not_a_share = || StoreError::NotAShareFile { path: path.into() };
+    // Checked before opening: opening a FIFO blocks until a writer appears.
+    if !std::fs::metadata(path).map_err(not_found)?.is_file() {
+        return Err(not_a_share());
     }
-    std::fs::read(path).map_err(not_found)
+    let file = std::fs::File::open(path).map_err(not_found)?;
+    // And again on what was opened, in case the name was swapped meanwhile.
+    let opened = file.metadata().map_err(not_found)?;
+    if !opened.is_file() || opened.len() > MAX_FILE_LEN {
+        return Err(not_a_share());
+    }
+    let mut bytes = Vec::with_capacity(opened.len() as usize);
+    file.take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(not_found)?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(not_a_share());
+    }
+    Ok(bytes)
 }
 
 pub(crate) fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Container<'a>> {
