@@ -259,11 +259,17 @@ fn keygen_address_and_message_signing_over_http() {
         "{signed}"
     );
 
-    // A second wallet, written where the request says.
-    let other = api.keygen(json!({"out": deployment.path("second.enc")}));
+    // A second wallet, written where the request says, inside the share folder.
+    let other = api.keygen(json!({"out": "second.enc"}));
     assert_ne!(other["address"], wallet["address"]);
-    let got = api.ok("/address", json!({"share": deployment.path("second.enc")}));
+    assert!(deployment.path("second.enc").is_file(), "{other}");
+    let got = api.ok("/address", json!({"share": "second.enc"}));
     assert_eq!(got["address"], other["address"]);
+    // `force` replaces a share of the folder: a new wallet in the same file.
+    let replaced = api.keygen(json!({"out": "second.enc", "force": true}));
+    assert_ne!(replaced["address"], other["address"]);
+    let got = api.ok("/address", json!({"share": "second.enc"}));
+    assert_eq!(got["address"], replaced["address"]);
 }
 
 #[test]
@@ -412,7 +418,7 @@ fn every_request_needs_the_token_and_errors_are_json() {
     );
 
     // Unknown shares, sessions and routes are 404s.
-    let missing = deployment.path("missing.enc");
+    let missing = "missing.enc";
     let message = api.err(
         "/address",
         json!({"share": missing}),
@@ -588,4 +594,233 @@ fn the_openapi_document_lists_every_route_served() {
             "no {schema} schema"
         );
     }
+}
+
+/// The co-signer's wallets: one file each.
+fn cosigner_wallets(deployment: &Deployment) -> usize {
+    std::fs::read_dir(deployment.cosigner_data().join("wallets"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn requests_name_only_share_files_inside_the_share_folder() {
+    let deployment = Deployment::start();
+    deployment.keygen(SHARE);
+    let api = Api::start(&deployment, &[]);
+    let wallets = cosigner_wallets(&deployment);
+
+    // An unrelated file beside the share, and one outside the folder.
+    let victim = deployment.path("notes.txt");
+    std::fs::write(&victim, b"not a share").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("elsewhere.enc");
+    std::fs::copy(deployment.path(SHARE), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, deployment.path("link.enc")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), deployment.path("away")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", deployment.path("zero.enc")).unwrap();
+
+    // Absolute paths, `..`, empty names, NUL and escaping symlinks: 400 for
+    // reads and for keygen alike, and the files stay as they were.
+    let escaping = [
+        json!(elsewhere),
+        json!("/dev/zero"),
+        json!("../elsewhere.enc"),
+        json!(""),
+        json!("a\u{0}b.enc"),
+        json!("link.enc"),
+        json!("zero.enc"),
+        json!("away/elsewhere.enc"),
+    ];
+    for share in &escaping {
+        api.err(
+            "/address",
+            json!({"share": share}),
+            StatusCode::BAD_REQUEST,
+            "invalid_share_path",
+        );
+        api.err(
+            "/tx/sign",
+            json!({"message": "hi", "share": share}),
+            StatusCode::BAD_REQUEST,
+            "invalid_share_path",
+        );
+    }
+    // (A symlink named as `out` is refused as no share file, below.)
+    let symlinks = [json!("link.enc"), json!("zero.enc")];
+    for out in escaping.iter().filter(|out| !symlinks.contains(out)) {
+        let (status, json) = api.post("/keygen/init", json!({"out": out, "force": true}));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{out}: {json}");
+    }
+
+    // `out` in a missing folder, over a file that is no share, over a
+    // symlink or a folder: refused at init, before the co-signer stores anything.
+    api.err(
+        "/keygen/init",
+        json!({"out": "no/such/folder.enc"}),
+        StatusCode::BAD_REQUEST,
+        "share_folder_missing",
+    );
+    std::fs::create_dir(deployment.path("sub")).unwrap();
+    for out in ["notes.txt", "link.enc", "zero.enc", "sub"] {
+        api.err(
+            "/keygen/init",
+            json!({"out": out, "force": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_a_share_file",
+        );
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a share");
+    assert_eq!(
+        cosigner_wallets(&deployment),
+        wallets,
+        "no orphan wallets on the co-signer"
+    );
+
+    // Only regular files of share size are read: a FIFO does not hang the
+    // request, a folder or a huge file is no share.
+    let fifo = deployment.path("pipe.enc");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    std::fs::write(deployment.path("huge.enc"), vec![0u8; 2 << 20]).unwrap();
+    for share in ["pipe.enc", "sub", "huge.enc", "notes.txt"] {
+        api.err(
+            "/address",
+            json!({"share": share}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_a_share_file",
+        );
+    }
+    // A share in a sub-folder is fine.
+    std::fs::copy(deployment.path(SHARE), deployment.path("sub/copy.enc")).unwrap();
+    let copy = api.ok("/address", json!({"share": "sub/copy.enc"}));
+    assert_eq!(copy["address"], api.ok("/address", json!({}))["address"]);
+
+    // `null` is not a value of any field, and the bounds are the spec's.
+    for body in [
+        json!({"share": null}),
+        json!({"index": null}),
+        json!({"index": -1}),
+    ] {
+        api.err("/address", body, StatusCode::BAD_REQUEST, "bad_json");
+    }
+    api.err(
+        "/keygen/init",
+        json!({"out": null}),
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+    );
+    api.err(
+        "/tx/broadcast",
+        json!({"raw_tx": "0x02", "wait_timeout_secs": 3601}),
+        StatusCode::BAD_REQUEST,
+        "invalid_wait_timeout",
+    );
+    api.err(
+        "/tx/broadcast",
+        json!({"raw_tx": "0x"}),
+        StatusCode::BAD_REQUEST,
+        "invalid_raw_tx",
+    );
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_big_bodies_are_413() {
+    let deployment = Deployment::start();
+    let api = Api::start(&deployment, &[]);
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let (status, json) = read(
+            api.http
+                .get(api.url("/healthz"))
+                .header("authorization", format!("{scheme} {}", api.token))
+                .send(),
+        );
+        assert_eq!(status, StatusCode::OK, "{scheme}: {json}");
+    }
+    let (status, json) = read(
+        api.http
+            .get(api.url("/healthz"))
+            .header("authorization", format!("Bearer{}", api.token))
+            .send(),
+    );
+    assert_error(&json, status, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let big = format!("{{\"message\": \"{}\"}}", "a".repeat(3 << 20));
+    let (status, json) = read(
+        api.authed(api.http.post(api.url("/tx/sign")))
+            .body(big)
+            .send(),
+    );
+    assert_error(
+        &json,
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+}
+
+/// The Python that has schemathesis: the tools venv's, reached through the
+/// `.tools/bin/python3` link (run through the link, Python misses the venv).
+fn schemathesis_python() -> PathBuf {
+    let link = mpc_testkit::tool("python3");
+    let python = std::fs::read_link(&link)
+        .map(|target| link.parent().expect("a tool dir").join(target))
+        .unwrap_or(link);
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import schemathesis"])
+        .status()
+        .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
+    assert!(
+        found.success(),
+        "{} has no schemathesis: run scripts/install-tools",
+        python.display()
+    );
+    python
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let python = schemathesis_python();
+    let deployment = Deployment::start();
+    deployment.keygen(SHARE);
+    let api = Api::start(&deployment, &[]);
+    let report = deployment.path("schemathesis.xml");
+    // Keygen init is left out: each example would run a real keygen (the
+    // curl-level tests above cover it). Every other operation, the signing
+    // ones included, gets a bounded number of examples.
+    let output = std::process::Command::new(&python)
+        .args(["-c", "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"])
+        .arg("run")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml"),
+        )
+        .args(["--url", &api.base])
+        .args(["--header", &format!("Authorization: Bearer {}", api.token)])
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+        ])
+        .args(["--phases", "examples,fuzzing", "--max-examples", "15"])
+        .args(["--exclude-operation-id", "keygenInit"])
+        .args(["--workers", "1", "--seed", "1", "--no-color"])
+        .args(["--report", "junit", "--report-junit-path"])
+        .arg(&report)
+        .current_dir(deployment.path(""))
+        .output()
+        .expect("run schemathesis");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        api.logs()
+    );
+    let junit = std::fs::read_to_string(&report).expect("the JUnit report");
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    assert!(junit.contains("errors=\"0\""), "{junit}");
+    // Seven operations were tested, not zero.
+    assert_eq!(junit.matches("<testcase ").count(), 7, "{junit}");
 }

@@ -95,9 +95,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| HttpError::new(e.status(), "bad_request", e.body_text()))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            let code = match e.status() {
+                // axum's default limit, 2 MB: documented as 413 in the spec.
+                StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+                _ => "bad_request",
+            };
+            HttpError::new(e.status(), code, e.body_text())
+        })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

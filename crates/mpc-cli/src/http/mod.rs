@@ -5,6 +5,7 @@
 
 mod error;
 mod keygen;
+mod paths;
 mod routes;
 mod token;
 mod wallets;
@@ -31,6 +32,7 @@ use crate::settings::{Needs, Settings};
 use error::HttpError;
 use keygen::Keygens;
 use mpc_store::FileStamp;
+use paths::ShareFolder;
 use token::Token;
 use wallets::OpenWallets;
 
@@ -38,6 +40,9 @@ use wallets::OpenWallets;
 pub struct Server {
     connection: Connection,
     settings: Settings,
+    /// Requests name shares inside this folder only.
+    folder: ShareFolder,
+    /// The file name of `--share`, inside `folder`: for requests that name none.
     default_share: PathBuf,
     /// From MPC_PASSPHRASE[_FILE], read once at start: the server never prompts.
     passphrase: Option<Passphrase>,
@@ -63,6 +68,7 @@ pub async fn serve(
         // A share the server could never open is a startup error, not a surprise later.
         passphrase_for(&share, passphrase.as_ref()).await?;
     }
+    let (folder, default_share) = share_folder(&share)?;
     let connection = settings.connect_for(Needs::Broadcaster).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::new(
@@ -79,7 +85,8 @@ pub async fn serve(
     let server = Arc::new(Server {
         connection,
         settings: settings.clone(),
-        default_share: share.clone(),
+        folder,
+        default_share,
         passphrase,
         key_source,
         token,
@@ -157,9 +164,9 @@ async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match presented {
-        Some(token) if server.token.matches(token.trim()) => Ok(next.run(request).await),
+        Some(token) if server.token.matches(token) => Ok(next.run(request).await),
         Some(_) => Err(HttpError::unauthorized("wrong bearer token")),
         None => Err(HttpError::unauthorized(
             "send `Authorization: Bearer <token>`; the token is in $MPC_HOME/http.token",
@@ -167,9 +174,45 @@ async fn require_token(
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme is
+/// case-insensitive (RFC 9110 section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The folder of `--share` and the share's file name in it.
+fn share_folder(share: &Path) -> Result<(ShareFolder, PathBuf), CliError> {
+    let usage = |why: String| {
+        CliError::new(
+            "invalid_share_path",
+            ExitCode::Usage,
+            format!("--share {}: {why}", share.display()),
+        )
+    };
+    let name = share
+        .file_name()
+        .ok_or_else(|| usage("names no file".into()))?;
+    let folder = ShareFolder::of(share).map_err(|e| usage(format!("its folder: {e}")))?;
+    Ok((folder, PathBuf::from(name)))
+}
+
 impl Server {
-    fn share_path(&self, requested: Option<PathBuf>) -> PathBuf {
-        requested.unwrap_or_else(|| self.default_share.clone())
+    /// The share file a request names (or the default), inside the share folder.
+    fn share_to_read(&self, requested: Option<PathBuf>) -> Result<PathBuf, HttpError> {
+        let name = requested.unwrap_or_else(|| self.default_share.clone());
+        self.folder
+            .existing(&name)
+            .map_err(|why| paths::refused(&name, why))
+    }
+
+    /// Where a keygen requested now may write its share: checked before the
+    /// co-signer is contacted, so a bad `out` leaves no orphan wallet there.
+    fn share_to_write(&self, requested: Option<PathBuf>) -> Result<PathBuf, HttpError> {
+        let name = requested.unwrap_or_else(|| self.default_share.clone());
+        self.folder
+            .target(&name)
+            .map_err(|why| paths::refused(&name, why))
     }
 
     async fn passphrase_for(&self, path: &Path) -> Result<Option<Passphrase>, CliError> {

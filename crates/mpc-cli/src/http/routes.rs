@@ -46,10 +46,21 @@ pub async fn healthz(State(server): State<Arc<Server>>) -> Reply {
     reply(&HealthView::from(health))
 }
 
+/// An optional field that may be left out but not be `null`, as the
+/// OpenAPI document says (none of its fields is nullable).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeygenInit {
     /// Where to write the new client share; the server's --share by default.
+    #[serde(default, deserialize_with = "present")]
     out: Option<PathBuf>,
     #[serde(default)]
     force: bool,
@@ -59,7 +70,7 @@ pub async fn keygen_init(
     State(server): State<Arc<Server>>,
     JsonBody(body): JsonBody<KeygenInit>,
 ) -> Reply {
-    let out = server.share_path(body.out);
+    let out = server.share_to_write(body.out)?;
     let overwrite = Overwrite::from_force(body.force);
     // Refused here rather than at complete, before the co-signer stores anything.
     if overwrite == Overwrite::Refuse && out.exists() {
@@ -99,7 +110,9 @@ pub async fn keygen_complete(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
+    #[serde(default, deserialize_with = "present")]
     index: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
     share: Option<PathBuf>,
 }
 
@@ -108,7 +121,7 @@ pub async fn address(
     JsonBody(body): JsonBody<AddressBody>,
 ) -> Reply {
     let account = Account::from_index(body.index);
-    let wallet = server.wallet(&server.share_path(body.share)).await?;
+    let wallet = server.wallet(&server.share_to_read(body.share)?).await?;
     let address = wallet.address(account)?;
     let path = account.path()?;
     reply(
@@ -121,7 +134,9 @@ pub async fn address(
 pub struct PrepareBody {
     /// A tx.json object; what it leaves out is filled from the node.
     tx: Value,
+    #[serde(default, deserialize_with = "present")]
     index: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
     share: Option<PathBuf>,
 }
 
@@ -130,7 +145,7 @@ pub async fn tx_prepare(
     JsonBody(body): JsonBody<PrepareBody>,
 ) -> Reply {
     let draft = TxDraft::from_value(&body.tx).map_err(CliError::from)?;
-    let wallet = server.wallet(&server.share_path(body.share)).await?;
+    let wallet = server.wallet(&server.share_to_read(body.share)?).await?;
     let prepared = wallet
         .prepare_transaction(draft, Account::from_index(body.index))
         .await?;
@@ -143,10 +158,15 @@ pub async fn tx_prepare(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignBody {
+    #[serde(default, deserialize_with = "present")]
     tx: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     message: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     typed_data: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     index: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
     share: Option<PathBuf>,
 }
 
@@ -175,7 +195,7 @@ pub async fn tx_sign(
     JsonBody(body): JsonBody<SignBody>,
 ) -> Reply {
     let account = Account::from_index(body.index);
-    let share_path = server.share_path(body.share.clone());
+    let share_path = server.share_to_read(body.share.clone())?;
     let payload = body.payload(server.settings.chain_id)?;
     let connection = &server.connection;
     connection.check_chain_for(&payload).await?;
@@ -195,19 +215,28 @@ pub struct BroadcastBody {
     /// Wait for the receipt (default) or return once queued.
     #[serde(default = "wait_by_default")]
     wait: bool,
+    #[serde(default, deserialize_with = "present")]
     wait_timeout_secs: Option<u64>,
 }
 
 const DEFAULT_WAIT_SECS: u64 = 120;
+/// An hour: longer is a mistake, not a wait for a receipt.
+const MAX_WAIT_SECS: u64 = 3600;
 
 pub async fn tx_broadcast(
     State(server): State<Arc<Server>>,
     JsonBody(body): JsonBody<BroadcastBody>,
 ) -> Reply {
+    let wait_secs = body.wait_timeout_secs.unwrap_or(DEFAULT_WAIT_SECS);
+    if wait_secs > MAX_WAIT_SECS {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_wait_timeout",
+            format!("wait_timeout_secs is at most {MAX_WAIT_SECS}"),
+        ));
+    }
     let raw = mpc_evm::parse_raw_tx_hex(&body.raw_tx).map_err(CliError::from)?;
-    let wait = body
-        .wait
-        .then(|| Duration::from_secs(body.wait_timeout_secs.unwrap_or(DEFAULT_WAIT_SECS)));
+    let wait = body.wait.then(|| Duration::from_secs(wait_secs));
     let broadcast = server.connection.broadcast(&raw, wait).await?;
     reply(&BroadcastView::from(broadcast))
 }

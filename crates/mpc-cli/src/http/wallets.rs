@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use mpc_client::Wallet;
 use mpc_store::FileStamp;
 
+/// Wallets kept open at most: a server holds a few shares, not thousands.
+const MAX_OPEN: usize = 64;
+
 #[derive(Default)]
 pub struct OpenWallets {
     wallets: Mutex<HashMap<PathBuf, (FileStamp, Arc<Wallet>)>>,
@@ -32,8 +35,15 @@ impl OpenWallets {
         }
     }
 
-    /// Keeps `wallet`, opened from `path` when the file was `stamp`.
+    /// Keeps `wallet`, opened from `path` when the file was `stamp`. When
+    /// full, an older entry makes room: it is opened again if asked for.
     pub fn insert(&self, path: &Path, stamp: FileStamp, wallet: Arc<Wallet>) {
-        self.lock().insert(path.to_owned(), (stamp, wallet));
+        let mut wallets = self.lock();
+        if wallets.len() >= MAX_OPEN && !wallets.contains_key(path) {
+            if let Some(evicted) = wallets.keys().next().cloned() {
+                wallets.remove(&evicted);
+            }
+        }
+        wallets.insert(path.to_owned(), (stamp, wallet));
     }
 }
