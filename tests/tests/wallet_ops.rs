@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mpc_e2e::{Anvil, Deployment, Worker};
+use mpc_e2e::{bin_dir, Anvil, Deployment, Role, Worker, CLIENT_PASSPHRASE};
 use serde_json::{json, Value};
 
 const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
@@ -114,6 +114,40 @@ impl Setup {
         let receipt = self.node("eth_getTransactionReceipt", json!([hash]));
         assert!(!receipt.is_null(), "{hash} not in the mined block");
         receipt
+    }
+
+    /// Runs the README's "Wallet commands" block with `sh -e` in the
+    /// deployment's folder, `mpc` on the PATH and the client's environment.
+    fn run_readme_block(&self, vars: &[(&str, &str)]) {
+        let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let readme = std::fs::read_to_string(readme).expect("README.md");
+        let section = &readme[readme.find("### Wallet commands").expect("the section")..];
+        let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+        let block = &section[start..start + section[start..].find("```").expect("block end")];
+        let d = &self.deployment;
+        let path = format!(
+            "{}:{}",
+            bin_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let output = std::process::Command::new("sh")
+            .args(["-e", "-c", block])
+            .env_clear()
+            .env("PATH", path)
+            .env("MPC_NATS_URL", d.nats.url(Role::Client))
+            .env("MPC_HOME", d.path("client-home"))
+            .env("MPC_PASSPHRASE", CLIENT_PASSPHRASE)
+            .env("MPC_RPC_URL", self.anvil.url())
+            .envs(vars.iter().copied())
+            .current_dir(d.dir.path())
+            .output()
+            .expect("run sh");
+        assert!(
+            output.status.success(),
+            "README block failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
@@ -231,6 +265,15 @@ fn send_balance_nonce_status_deploy_and_token_transfer_on_anvil() {
     let down = [("MPC_RPC_URL", "http://127.0.0.1:9")];
     let (exit, _, _) = s.deployment.mpc_err_env(&down, &["balance"]);
     assert_eq!(exit, 7, "an unreachable RPC is a chain error");
+
+    // The README's block runs as written, with its two variables set.
+    let before = s.balance_of(RECIPIENT);
+    std::fs::write(s.deployment.path("init_code.hex"), init_code()).unwrap();
+    s.run_readme_block(&[("TOKEN", token), ("TX", hash)]);
+    assert_eq!(s.balance_of(RECIPIENT) - before, 10_000_000_000_000_000);
+    assert_eq!(s.ok(&["nonce"])["nonce"], 6, "three more sends");
+    let script = std::fs::read_to_string(s.deployment.path("mpc.bash")).unwrap();
+    assert!(script.contains("speed-up"), "completions written");
 }
 
 #[test]
