@@ -315,9 +315,15 @@ pub fn embedded_mpc(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Command
     command
 }
 
-/// `mpc serve` on the embedded default, running (its start line read); it
-/// keeps the home's embedded instance up until [`terminate`]d.
-pub fn embedded_serve(home: &Path, env: &[(&str, &str)]) -> Child {
+/// `mpc serve` on the embedded default, running; it keeps the home's
+/// embedded instance up until [`terminate`](EmbeddedServe::terminate)d (or
+/// dropped, as when a test fails).
+pub struct EmbeddedServe {
+    child: Child,
+}
+
+/// Starts `mpc serve` in `home` and reads its start line.
+pub fn embedded_serve(home: &Path, env: &[(&str, &str)]) -> EmbeddedServe {
     let port = mpc_testkit::free_port().to_string();
     let listen = format!("127.0.0.1:{port}");
     let mut child = embedded_mpc(home, env, &["serve", "--listen", &listen, "--json"])
@@ -330,23 +336,39 @@ pub fn embedded_serve(home: &Path, env: &[(&str, &str)]) -> Child {
     let stdout = child.stdout.as_mut().expect("piped stdout");
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
         .expect("read mpc serve stdout");
+    let mut serving = EmbeddedServe { child };
     let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        serving.signal();
         panic!(
             "mpc serve printed no start line ({e}): {line:?} {}",
             std::fs::read_to_string(home.join("serve.log")).unwrap_or_default()
         )
     });
     assert_eq!(started["listen"], listen);
-    child
+    serving
 }
 
-/// SIGTERM, as a service manager stops it; it must exit 0.
-pub fn terminate(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let exit = child.wait().expect("wait");
-    assert!(exit.success(), "exits 0 on SIGTERM: {exit}");
+impl EmbeddedServe {
+    /// SIGTERM, as a service manager stops it; it must exit 0.
+    pub fn terminate(mut self) {
+        self.signal();
+        let exit = self.child.wait().expect("wait for mpc serve");
+        assert!(exit.success(), "mpc serve exits 0 on SIGTERM: {exit}");
+    }
+
+    /// SIGTERM, so it stops the embedded instance on its way out.
+    fn signal(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for EmbeddedServe {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
-use mpc_e2e::{embedded_mpc, embedded_serve, parse_success, terminate, Anvil, SEPOLIA_CHAIN_ID};
+use mpc_e2e::{embedded_mpc, embedded_serve, parse_success, Anvil, SEPOLIA_CHAIN_ID};
 use serde_json::{json, Value};
 
 fn mpc_env(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
@@ -115,7 +115,7 @@ fn commands_with_one_home_share_one_broker_and_cosigner() {
         "a lone command stops what it started"
     );
 
-    let mut server = embedded_serve(home, &env);
+    let server = embedded_serve(home, &env);
     assert_eq!(instance_counts(home), (1, 1));
 
     // Text mode: it says on stderr when it is subscribed.
@@ -182,7 +182,7 @@ fn commands_with_one_home_share_one_broker_and_cosigner() {
     );
     assert!(sessions.contains(&created["session_id"].as_str().unwrap()));
 
-    terminate(&mut server);
+    server.terminate();
     assert_eq!(
         instance_counts(home),
         (0, 0),

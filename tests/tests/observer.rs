@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::Stdio;
 
-use mpc_e2e::{embedded_mpc, embedded_serve, parse_success, terminate};
+use mpc_e2e::{embedded_mpc, embedded_serve, parse_success};
 use serde_json::Value;
 
 fn mpc(home: &Path, args: &[&str]) -> Value {
@@ -23,7 +23,7 @@ fn the_observer_sees_every_session_and_publishes_nothing() {
     let home_dir = tempfile::tempdir().unwrap();
     let home = home_dir.path();
     // Keeps the embedded instance up between the commands below.
-    let mut server = embedded_serve(home, &[]);
+    let server = embedded_serve(home, &[]);
     mpc(home, &["keygen", "--out", "a.enc"]);
 
     let info = mpc(home, &["broker", "info"]);
@@ -50,7 +50,11 @@ fn the_observer_sees_every_session_and_publishes_nothing() {
 
     // Not from the workspace root: its nats/ folder would shadow the package.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/observer.py");
-    let mut observer = std::process::Command::new(mpc_testkit::tool("python3"))
+    // Through the venv's own path (one link down, not to the base
+    // interpreter): only there does Python find the venv and nats-py.
+    let tool = mpc_testkit::tool("python3");
+    let python = std::fs::read_link(&tool).unwrap_or(tool);
+    let mut observer = std::process::Command::new(python)
         .arg(&script)
         .args([url, password])
         .current_dir(home)
@@ -62,11 +66,11 @@ fn the_observer_sees_every_session_and_publishes_nothing() {
     let mut lines = BufReader::new(observer.stdout.take().unwrap());
     let mut ready = String::new();
     lines.read_line(&mut ready).unwrap();
-    assert_eq!(
-        ready.trim(),
-        r#"{"ready": true}"#,
-        "observer.py did not subscribe"
-    );
+    if ready.trim() != r#"{"ready": true}"# {
+        let mut stderr = String::new();
+        let _ = std::io::Read::read_to_string(&mut observer.stderr.take().unwrap(), &mut stderr);
+        panic!("observer.py did not subscribe: {ready:?} {stderr}");
+    }
 
     // Text mode: the session id comes first, on stderr.
     let signed = embedded_mpc(
@@ -106,12 +110,14 @@ fn the_observer_sees_every_session_and_publishes_nothing() {
         .iter()
         .map(|m| {
             assert_eq!(m["headers"]["Mpc-Session"], session.as_str(), "{m}");
-            assert_eq!(m["headers"]["Mpc-Op"], "sign", "{m}");
             m["headers"]["Mpc-Round"].as_str().unwrap()
         })
         .collect();
     rounds.dedup();
-    assert!(rounds.len() > 1, "round names: {rounds:?}");
+    assert!(
+        rounds.len() > 1 && rounds.iter().all(|r| r.starts_with("sign.")),
+        "the sign's round names: {rounds:?}"
+    );
 
     let errors: Vec<&str> = report["errors"]
         .as_array()
@@ -146,7 +152,7 @@ fn the_observer_sees_every_session_and_publishes_nothing() {
     assert!(quiet["session_id"].is_string());
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 
-    terminate(&mut server);
+    server.terminate();
 }
 
 #[test]
