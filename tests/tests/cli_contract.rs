@@ -204,44 +204,53 @@ fn ctrl_c_is_one_json_object_and_exit_130() {
     assert_eq!(json["error"]["code"], "interrupted");
 }
 
-/// A co-signer given another role's credentials stops at once and says
-/// why, instead of running on while every client's health check times out.
+/// A worker given another role's credentials stops at once and says why,
+/// instead of running on while every client's request times out.
 #[test]
-fn a_cosigner_with_the_clients_credentials_exits_with_a_clear_error() {
+fn a_worker_with_the_clients_credentials_exits_with_a_clear_error() {
     let d = Deployment::start();
+    let anvil = Anvil::start();
     let data = tempfile::tempdir().unwrap();
-    let mut cosigner = std::process::Command::new(mpc_e2e::binary("mpc-cosigner"))
+    let client_url = d.nats.url(mpc_e2e::Role::Client);
+    let mut cosigner = std::process::Command::new(mpc_e2e::binary("mpc-cosigner"));
+    cosigner
         .arg("--data-dir")
         .arg(data.path())
-        .env_clear()
-        .env("MPC_NATS_URL", d.nats.url(mpc_e2e::Role::Client))
         .env("MPC_KEY_SOURCE", "passphrase")
-        .env("MPC_PASSPHRASE", mpc_e2e::COSIGNER_PASSPHRASE)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = cosigner.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = cosigner.kill();
-            panic!("the co-signer kept running with the client's credentials");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut cosigner.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("Error: ") && last.contains("lack this role's permissions"),
-        "{stderr}"
-    );
-    assert!(
-        last.contains("mpc.v1.cosigner"),
-        "names the refused subject: {last}"
-    );
+        .env("MPC_PASSPHRASE", mpc_e2e::COSIGNER_PASSPHRASE);
+    let mut broadcaster = std::process::Command::new(mpc_e2e::binary("mpc-broadcaster"));
+    broadcaster.env("MPC_RPC_URL", anvil.url());
+    for (mut command, refused) in [
+        (cosigner, "mpc.v1.cosigner"),
+        (broadcaster, "$JS.API.CONSUMER"),
+    ] {
+        let mut worker = command
+            .env("MPC_NATS_URL", &client_url)
+            .env_remove("MPC_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = worker.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = worker.kill();
+                panic!("{command:?} kept running with the client's credentials");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut worker.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        // Logs are JSON lines; the error is the one plain line.
+        let error = stderr
+            .lines()
+            .find(|line| !line.starts_with('{'))
+            .unwrap_or_default();
+        assert!(error.contains("lack this role's permissions"), "{stderr}");
+        assert!(error.contains(refused), "names the refused subject: {error}");
+    }
 }

@@ -63,22 +63,14 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let rpc = connect_rpc(&config).await?;
-    let nats = connect_nats(&config.nats_url).await;
+    let (nats, violations) = connect_nats(&config.nats_url).await;
     let js = jetstream::new(nats.clone());
-    let stream = broadcast::ensure_stream(&js).await?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            broadcast::CONSUMER_NAME,
-            consumer::pull::Config {
-                durable_name: Some(broadcast::CONSUMER_NAME.to_owned()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_deliver: -1,
-                ..Default::default()
-            },
-        )
-        .await
-        .context("create the durable consumer `broadcaster`")?;
+    let consumer = match queue_consumer(&js).await {
+        Ok(consumer) => consumer,
+        // Another role's credentials: the JetStream API calls were refused,
+        // which says more than the timeout they end in.
+        Err(error) => return Err(violations.reported().map_or(error, Into::into)),
+    };
     let tracker = Tracker {
         rpc,
         confirmations: config.confirmations,
@@ -105,6 +97,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// The work queue and this worker's durable consumer on it.
+async fn queue_consumer(js: &jetstream::Context) -> anyhow::Result<consumer::PullConsumer> {
+    let stream = broadcast::ensure_stream(js).await?;
+    stream
+        .get_or_create_consumer(
+            broadcast::CONSUMER_NAME,
+            consumer::pull::Config {
+                durable_name: Some(broadcast::CONSUMER_NAME.to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_deliver: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .context("create the durable consumer `broadcaster`")
+}
+
 /// Waits for the node (it may start after us); a wrong chain is fatal.
 async fn connect_rpc(config: &Config) -> anyhow::Result<EvmRpc> {
     let mut backoff = Backoff::new();
@@ -121,11 +131,11 @@ async fn connect_rpc(config: &Config) -> anyhow::Result<EvmRpc> {
 }
 
 /// Waits for the broker; the URL is never logged since it may hold a password.
-async fn connect_nats(url: &str) -> async_nats::Client {
+async fn connect_nats(url: &str) -> (async_nats::Client, mpc_session::PermissionViolations) {
     let mut backoff = Backoff::new();
     loop {
-        match mpc_session::connect(url).await {
-            Ok(client) => return client,
+        match mpc_session::connect_watching(url).await {
+            Ok(connected) => return connected,
             Err(error) => {
                 tracing::warn!(%error, "NATS broker not reachable yet, retrying");
                 backoff.wait().await;
