@@ -123,7 +123,7 @@ fn the_broker_runs_the_repository_config_with_every_role_password() {
         .filter(|name| name.starts_with("MPC_"))
         .map(str::to_owned)
         .collect();
-    assert_eq!(referenced.len(), 3, "one password per role in users.conf");
+    assert_eq!(referenced.len(), 4, "one password per role in users.conf");
     assert_eq!(environment_names(nats), referenced);
 }
 
