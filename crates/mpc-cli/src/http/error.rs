@@ -55,6 +55,7 @@ fn status_of(error: &CliError) -> StatusCode {
         ExitCode::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
         ExitCode::Locked => StatusCode::LOCKED,
         ExitCode::Chain => StatusCode::BAD_GATEWAY,
+        ExitCode::Stale => StatusCode::CONFLICT,
         ExitCode::Failure | ExitCode::Interrupted => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
