@@ -284,6 +284,14 @@ fn speed_up_replaces_a_pending_transaction_with_higher_fees() {
     let before = s.node("eth_getTransactionByHash", json!([original]));
     let faster = s.ok(&["tx", "speed-up", &original, "--no-wait"]);
     assert_eq!(faster["replaces"], json!(original));
+    // The broadcaster was still on the original: it leaves the queue, so no
+    // restart can send it again.
+    assert_eq!(faster["original_dropped_from_queue"], true);
+    let queued = s.ok(&["queue", "ls"]);
+    assert!(
+        !queued["queued"].to_string().contains(&original),
+        "{queued}"
+    );
     assert_eq!(faster["nonce"], 0);
     let new_hash = faster["tx_hash"].as_str().unwrap().to_owned();
     let fee = |tx: &Value, key: &str| hex_number(&tx[key]);
@@ -301,6 +309,57 @@ fn speed_up_replaces_a_pending_transaction_with_higher_fees() {
         .is_null());
     assert_eq!(s.ok(&["tx", "status", &new_hash])["status"], "success");
     assert_eq!(s.balance_of(RECIPIENT), 1000);
+}
+
+#[test]
+fn a_queued_transaction_is_listed_and_dropped_before_any_broadcaster_sends_it() {
+    let anvil = Anvil::start();
+    let d = Deployment::start();
+    let address = d.keygen(SHARE)["address"].as_str().unwrap().to_owned();
+    node(
+        &anvil.url(),
+        "anvil_setBalance",
+        json!([address, "0xde0b6b3a7640000"]),
+    );
+    let env = [("MPC_RPC_URL", anvil.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No broadcaster runs yet: the transaction waits in the queue.
+    let send = ["send", "--to", RECIPIENT, "--value", "1000", "--no-wait"];
+    let hash = d.mpc_ok_env(&env, &send)["tx_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = d.mpc_ok(&["queue", "ls"]);
+    let entry = &listed["queued"][0];
+    assert_eq!(
+        (
+            &entry["tx_hash"],
+            &entry["from"],
+            &entry["nonce"],
+            &entry["in_flight"]
+        ),
+        (&json!(hash), &json!(address), &json!(0), &json!(false)),
+        "{listed}"
+    );
+    let dropped = d.mpc_ok(&["queue", "drop", &hash]);
+    assert_eq!(dropped["dropped"]["tx_hash"], json!(hash));
+    assert_eq!(d.mpc_ok(&["queue", "ls"])["queued"], json!([]));
+    let (exit, error, _) = d.mpc_err(&["queue", "drop", &hash]);
+    assert_eq!((exit, &error["error"]["code"]), (3, &json!("not_queued")));
+    assert_eq!(d.mpc_err(&["queue", "drop", "0x12"]).0, 3);
+
+    // A broadcaster started now has nothing of it to send: the next
+    // transaction takes nonce 0, and the dropped one never reaches the node.
+    let _broadcaster = d.start_broadcaster(&anvil.url());
+    let next = d.mpc_ok_env(&env, &["send", "--to", RECIPIENT, "--value", "2000"]);
+    assert_eq!(
+        (next["status"].as_str(), &next["nonce"]),
+        (Some("success"), &json!(0)),
+        "{next}"
+    );
+    assert!(node(&anvil.url(), "eth_getTransactionByHash", json!([hash])).is_null());
+    let balance = node(&anvil.url(), "eth_getBalance", json!([RECIPIENT, "latest"]));
+    assert_eq!(hex_number(&balance), 2000);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use mpc_evm::B256;
 use serde::{Deserialize, Serialize};
 
-use mpc_evm::{decode_raw_tx, RawTxError};
+use mpc_evm::{decode_raw_tx, RawTx, RawTxError};
 
 pub const STREAM_NAME: &str = "MPC_BROADCAST";
 pub const SUBMIT_SUBJECT: &str = "mpc.v1.broadcast.submit";
@@ -87,6 +87,82 @@ pub async fn queue_raw_tx(js: &jetstream::Context, raw: &[u8]) -> Result<Queued,
         tx_hash,
         duplicate: ack.duplicate,
     })
+}
+
+/// A transaction still in the queue: not yet picked up, or picked up and
+/// not finished (`in_flight`: the broadcaster may have sent it already).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// Its sequence in the stream.
+    pub sequence: u64,
+    pub tx: RawTx,
+    pub in_flight: bool,
+}
+
+/// Every transaction in the queue, oldest first.
+pub async fn waiting(js: &jetstream::Context) -> Result<Vec<Waiting>, BroadcastError> {
+    let stream = ensure_stream(js).await?;
+    // Delivered to the broadcaster up to this sequence; what is still in the
+    // work queue at or below it is being worked on.
+    let delivered = match stream
+        .get_consumer::<jetstream::consumer::pull::Config>(CONSUMER_NAME)
+        .await
+    {
+        Ok(mut consumer) => {
+            consumer
+                .info()
+                .await
+                .map_err(|e| nats_error("consumer info")(e.to_string()))?
+                .delivered
+                .stream_sequence
+        }
+        // No broadcaster ever ran: nothing is in flight.
+        Err(_) => 0,
+    };
+    let mut waiting = Vec::new();
+    let mut next = 1;
+    loop {
+        let message = match stream
+            .get_first_raw_message_by_subject(SUBMIT_SUBJECT, next)
+            .await
+        {
+            Ok(message) => message,
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                return Ok(waiting)
+            }
+            Err(e) => return Err(nats_error("read the queue")(e.to_string())),
+        };
+        next = message.sequence + 1;
+        // Only valid transactions are ever queued (see `queue_raw_tx`).
+        if let Ok(tx) = decode_raw_tx(&message.payload) {
+            waiting.push(Waiting {
+                sequence: message.sequence,
+                tx,
+                in_flight: message.sequence <= delivered,
+            });
+        }
+    }
+}
+
+/// Removes `tx_hash` from the queue so it is never (re)sent; `None` when it
+/// is not there. A transaction already in flight may have reached the node.
+pub async fn drop_waiting(
+    js: &jetstream::Context,
+    tx_hash: &B256,
+) -> Result<Option<Waiting>, BroadcastError> {
+    let Some(found) = waiting(js)
+        .await?
+        .into_iter()
+        .find(|waiting| waiting.tx.tx_hash == *tx_hash)
+    else {
+        return Ok(None);
+    };
+    ensure_stream(js)
+        .await?
+        .delete_message(found.sequence)
+        .await
+        .map_err(|e| nats_error("drop from the queue")(e.to_string()))?;
+    Ok(Some(found))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ Environment:
 Exit codes:
   0 ok, 1 failure, 2 usage (also: file exists, no terminal for a passphrase, malformed URL),
   3 invalid input, 4 share or backup unreadable, 5 broker or co-signer unreachable / timeout,
-  6 wallet locked, 7 chain or RPC error, 130 interrupted
+  6 wallet locked, 7 chain or RPC error, 9 backup or share stale (rotated since), 130 interrupted
 
 Example, a first transaction:
   mpc keygen --out client_share.enc
@@ -210,6 +210,9 @@ Examples:
         #[arg(long)]
         index: Option<u32>,
     },
+    /// Transactions waiting in the broadcaster's queue
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  mpc completions bash > /etc/bash_completion.d/mpc\n  mpc completions zsh > \"${fpath[1]}/_mpc\""
@@ -302,6 +305,24 @@ pub struct SignArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// List queued transactions, oldest first (`in_flight`: the broadcaster is on it)
+    #[command(after_help = "Example:\n  mpc queue ls --json")]
+    Ls,
+    /// Remove a queued transaction so the broadcaster never (re)sends it
+    #[command(after_help = "\
+A transaction already in flight may have reached the node: replace it with
+`mpc tx cancel` to be sure it is never mined.
+
+Example:
+  mpc queue drop 0x5f0c...")]
+    Drop {
+        /// The transaction hash (0x + 64 hex digits)
+        tx_hash: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TxCommand {
     /// Fill nonce, fees and gas from the RPC
     #[command(
@@ -353,7 +374,7 @@ pub enum BackupCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Restore a backup into a share file for this machine
+    /// Restore a backup into a share file for this machine; refuses a backup the co-signer says is stale
     Import {
         /// The backup file
         #[arg(long = "in")]
@@ -364,8 +385,11 @@ pub enum BackupCommand {
         /// Replace an existing file at --out
         #[arg(long)]
         force: bool,
+        /// Restore even when the co-signer says the backup is stale (it cannot sign)
+        #[arg(long)]
+        allow_stale: bool,
     },
-    /// Decrypt a backup and check its public key, without writing anything
+    /// Decrypt a backup, check its share and ask the co-signer whether it is still current (exit 9 when stale); writes nothing
     Verify {
         /// The backup file
         #[arg(long = "in")]

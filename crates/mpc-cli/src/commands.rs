@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mpc_client::{Account, Connection, Share, Wallet};
+use mpc_client::{Account, Backup, Connection, Freshness, Share, Wallet};
 use mpc_evm::{AuthorizationRequest, EvmRpc, SignPayload, TxDraft, TxPolicy, TxRequest};
 use mpc_store::Overwrite;
 use serde_json::{json, Value};
 
-use crate::cli::{BackupCommand, BrokerCommand, Command, GlobalArgs, SignArgs, TxCommand};
+use crate::cli::{
+    BackupCommand, BrokerCommand, Command, GlobalArgs, QueueCommand, SignArgs, TxCommand,
+};
 use crate::output::{print_result, CliError, ExitCode};
 use crate::progress::Step;
 use crate::secrets;
@@ -110,7 +112,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 serde_json::to_string_pretty(&v["tx"]).unwrap_or_default()
             });
         }
-        Command::Backup(command) => backup(json, key_source, command).await?,
+        Command::Backup(command) => backup(&settings, json, key_source, command).await?,
         Command::Rotate { share, backup_out } => {
             // Everything the new backup needs is checked before the shares change.
             let backup_passphrase = match &backup_out {
@@ -197,6 +199,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Tx(TxCommand::Cancel(args)) => {
             wallet_ops::replace(&settings, json, Replacement::Cancel, args).await?
         }
+        Command::Queue(QueueCommand::Ls) => wallet_ops::queue_ls(&settings, json).await?,
+        Command::Queue(QueueCommand::Drop { tx_hash }) => {
+            wallet_ops::queue_drop(&settings, json, &tx_hash).await?
+        }
         Command::Completions { shell } => wallet_ops::completions(json, shell),
         Command::Serve { listen, share } => {
             crate::http::serve(&settings, key_source, listen, share, json).await?
@@ -261,6 +267,7 @@ fn read_payload(args: &SignArgs, chain_id: u64) -> Result<SignPayload, CliError>
 }
 
 async fn backup(
+    settings: &Settings,
     json: bool,
     key_source: Option<&'static str>,
     command: BackupCommand,
@@ -277,10 +284,26 @@ async fn backup(
                 format!("backup written to {}", out.display())
             });
         }
-        BackupCommand::Import { input, out, force } => {
+        BackupCommand::Import {
+            input,
+            out,
+            force,
+            allow_stale,
+        } => {
+            if !force && out.exists() {
+                return Err(mpc_store::StoreError::AlreadyExists { path: out }.into());
+            }
+            let (backup, backup_passphrase) = read_backup(&input).await?;
+            let freshness = check_freshness(settings, &backup).await?;
+            if let (Some(Freshness::Stale { current_version }), false) = (freshness, allow_stale) {
+                return Err(mpc_client::Error::BackupStale {
+                    backup_version: backup.info().share_version,
+                    current_version,
+                }
+                .into());
+            }
             let (from, to) = (input.clone(), out.clone());
             let info = blocking(move || {
-                let backup_passphrase = secrets::backup_passphrase(false)?;
                 let target = secrets::key_source_for_new(key_source)?;
                 Ok(mpc_store::import_backup(
                     &from,
@@ -291,25 +314,91 @@ async fn backup(
                 )?)
             })
             .await?;
-            let output = json!({"share": out, "wallet_id": info.wallet_id, "share_version": info.share_version});
+            let output = json!({
+                "share": out,
+                "wallet_id": info.wallet_id,
+                "share_version": info.share_version,
+                "current": freshness.map(|f| f == Freshness::Current),
+            });
             print_result(json, &output, |_| {
-                format!("share restored to {}", out.display())
+                let note = match freshness {
+                    Some(Freshness::Current) => "",
+                    Some(Freshness::Stale { .. }) => {
+                        "\nwarning: the co-signer says this backup is stale: it cannot sign"
+                    }
+                    None => "\nnote: the co-signer was not reachable, so whether this backup is current is unchecked",
+                };
+                format!("share restored to {}{note}", out.display())
             });
         }
         BackupCommand::Verify { input } => {
-            let info = blocking(move || {
-                let backup_passphrase = secrets::backup_passphrase(false)?;
-                Ok(mpc_client::verify_backup(&input, &backup_passphrase)?)
-            })
-            .await?;
+            let (backup, _) = read_backup(&input).await?;
+            let freshness = check_freshness(settings, &backup).await?;
+            let info = backup.info();
+            if let Some(Freshness::Stale { current_version }) = freshness {
+                return Err(mpc_client::Error::BackupStale {
+                    backup_version: info.share_version,
+                    current_version,
+                }
+                .into());
+            }
             let address = info.address.to_checksum(None);
-            let output = json!({"valid": true, "address": address, "wallet_id": info.wallet_id, "share_version": info.share_version});
-            print_result(json, &output, |_| {
-                format!("backup is valid; address {address}")
+            let output = json!({
+                "valid": true,
+                "address": address,
+                "wallet_id": info.wallet_id,
+                "share_version": info.share_version,
+                "current": freshness.map(|_| true),
+            });
+            print_result(json, &output, |_| match freshness {
+                Some(_) => format!(
+                    "backup is valid and current; address {address}, share version {}",
+                    info.share_version
+                ),
+                None => format!(
+                    "backup is valid; address {address}, share version {}; the co-signer was \
+                     not reachable, so whether it is still current is unchecked",
+                    info.share_version
+                ),
             });
         }
     }
     Ok(())
+}
+
+/// Decrypts a backup (asking for its passphrase); returns it with the passphrase.
+async fn read_backup(path: &Path) -> Result<(Backup, mpc_store::Passphrase), CliError> {
+    let path = path.to_owned();
+    blocking(move || {
+        let backup_passphrase = secrets::backup_passphrase(false)?;
+        let backup = Backup::read(&path, &backup_passphrase)?;
+        Ok((backup, backup_passphrase))
+    })
+    .await
+}
+
+/// Whether the co-signer still pairs with the backup's share; `None` when
+/// it cannot be asked (offline), which is reported, not an error.
+async fn check_freshness(
+    settings: &Settings,
+    backup: &Backup,
+) -> Result<Option<Freshness>, CliError> {
+    let asked = async {
+        settings
+            .connect()
+            .await?
+            .backup_freshness(backup)
+            .await
+            .map_err(CliError::from)
+    };
+    match asked.await {
+        Ok(freshness) => Ok(Some(freshness)),
+        Err(error) if error.exit == ExitCode::Unreachable => {
+            tracing::warn!(error = %error, "could not ask the co-signer whether the backup is current");
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Follows one session, or every session with `None`, one JSON line per message.

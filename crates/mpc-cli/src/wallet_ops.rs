@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mpc_client::{Account, Broadcast, Wallet};
+use mpc_client::{Account, Broadcast, Waiting, Wallet};
 use mpc_evm::{Address, EvmRpc, Fees, TxDraft, TxKind, TxRequest, B256, U256};
 use serde_json::{json, Map, Value};
 
@@ -291,7 +291,75 @@ pub async fn replace(
     let wait = (!args.no_wait).then(|| Duration::from_secs(args.wait_timeout));
     let mut output = sign_and_broadcast(&wallet, &replacement, account, wait, true, json).await?;
     output["replaces"] = hash.to_string().into();
+    // Replaced: the broadcaster must not send the original again (after a
+    // restart it would be redelivered).
+    output["original_dropped_from_queue"] = connection.drop_queued(&hash).await?.is_some().into();
     print_sent(json, &output);
+    Ok(())
+}
+
+fn waiting_json(waiting: &Waiting) -> Value {
+    json!({
+        "tx_hash": waiting.tx.tx_hash.to_string(),
+        "from": waiting.tx.from.to_checksum(None),
+        "nonce": waiting.tx.nonce,
+        "chain_id": waiting.tx.chain_id,
+        "in_flight": waiting.in_flight,
+        "sequence": waiting.sequence,
+    })
+}
+
+/// `mpc queue ls`: what waits in the broadcaster's queue, oldest first.
+pub async fn queue_ls(settings: &Settings, json: bool) -> Result<(), CliError> {
+    let queued = settings.connect().await?.queued().await?;
+    let output = json!({"queued": queued.iter().map(waiting_json).collect::<Vec<_>>()});
+    print_result(json, &output, |_| {
+        if queued.is_empty() {
+            return "the queue is empty".to_owned();
+        }
+        queued
+            .iter()
+            .map(|waiting| {
+                let state = if waiting.in_flight {
+                    "in flight"
+                } else {
+                    "waiting"
+                };
+                format!(
+                    "{}  {} nonce {}  {state}",
+                    waiting.tx.tx_hash, waiting.tx.from, waiting.tx.nonce
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+/// `mpc queue drop <hash>`: the transaction leaves the queue, never (re)sent.
+pub async fn queue_drop(settings: &Settings, json: bool, tx_hash: &str) -> Result<(), CliError> {
+    let hash = parse_hash(tx_hash)?;
+    let dropped = settings
+        .connect()
+        .await?
+        .drop_queued(&hash)
+        .await?
+        .ok_or_else(|| {
+            CliError::new(
+                "not_queued",
+                ExitCode::InvalidInput,
+                format!("{hash} is not in the broadcast queue (see `mpc queue ls`)"),
+            )
+        })?;
+    let output = json!({"dropped": waiting_json(&dropped)});
+    print_result(json, &output, |_| {
+        let note = if dropped.in_flight {
+            "; it was in flight and may have reached the node: `mpc tx cancel` makes sure"
+        } else {
+            ""
+        };
+        format!("dropped {hash}{note}")
+    });
     Ok(())
 }
 

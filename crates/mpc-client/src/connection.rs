@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription};
+use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription, Waiting};
 use mpc_api::{
     decode, encode, recv_confirm, rounds, send_confirm, Accepted, KeygenRequest, RejectionCode,
     StatusRequest, PROTOCOL,
@@ -509,6 +509,19 @@ impl Connection {
             duplicate: queued.duplicate,
             outcome,
         })
+    }
+
+    /// The transactions waiting in the broadcast queue, oldest first.
+    pub async fn queued(&self) -> Result<Vec<Waiting>> {
+        let jetstream = async_nats::jetstream::new(self.inner.nats.clone());
+        Ok(broadcast::waiting(&jetstream).await?)
+    }
+
+    /// Removes `tx_hash` from the broadcast queue so it is never (re)sent;
+    /// `None` when it is not queued.
+    pub async fn drop_queued(&self, tx_hash: &B256) -> Result<Option<Waiting>> {
+        let jetstream = async_nats::jetstream::new(self.inner.nats.clone());
+        Ok(broadcast::drop_waiting(&jetstream, tx_hash).await?)
     }
 
     pub(crate) fn sessions(&self, identity: Identity) -> Sessions {
