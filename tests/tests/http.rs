@@ -252,6 +252,30 @@ fn keygen_address_and_message_signing_over_http() {
         .unwrap(),
     )
     .unwrap();
+    // An EIP-7702 authorization, the same body as `mpc sign --authorization`,
+    // recovered here with alloy.
+    let delegate = "0x00000000000000000000000000000000deadc0de";
+    let signed = api.ok(
+        "/tx/sign",
+        json!({"authorization": {"chain_id": 11155111, "address": delegate, "nonce": 7}}),
+    );
+    let authorization = alloy::eips::eip7702::Authorization {
+        chain_id: alloy::primitives::U256::from(11155111u64),
+        address: delegate.parse().unwrap(),
+        nonce: 7,
+    };
+    let parse = |key: &str| {
+        signed[key]
+            .as_str()
+            .unwrap()
+            .parse::<alloy::primitives::U256>()
+            .unwrap()
+    };
+    let signature = Signature::new(parse("r"), parse("s"), signed["y_parity"] == 1);
+    let recovered = signature
+        .recover_address_from_prehash(&authorization.signature_hash())
+        .unwrap();
+    assert_eq!(recovered, master, "{signed}");
     let signed = api.ok("/tx/sign", json!({"typed_data": mail}));
     assert_eq!(address(&signed["from"]), master);
     assert!(

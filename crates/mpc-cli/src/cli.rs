@@ -105,13 +105,13 @@ Examples:
   mpc broadcast --raw 0x02f8...")]
     Broadcast {
         /// A file with the 0x-hex raw transaction, a sig.json, or the 0x-hex itself
-        #[arg(long)]
+        #[arg(long, visible_alias = "raw-tx")]
         raw: String,
         /// Return once queued instead of waiting for the receipt
         #[arg(long)]
         no_wait: bool,
         /// Seconds to wait for the receipt
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, visible_alias = "wait-timeout-secs")]
         wait_timeout: u64,
     },
     /// Transaction helpers

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use mpc_client::Account;
-use mpc_evm::{SignPayload, TxDraft, TxPolicy};
+use mpc_evm::{AuthorizationRequest, SignPayload, TxDraft, TxPolicy};
 use mpc_store::Overwrite;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -164,6 +164,9 @@ pub struct SignBody {
     message: Option<String>,
     #[serde(default, deserialize_with = "present")]
     typed_data: Option<Value>,
+    /// An EIP-7702 authorization, as `mpc sign --authorization` reads it.
+    #[serde(default, deserialize_with = "present")]
+    authorization: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     index: Option<u32>,
     #[serde(default, deserialize_with = "present")]
@@ -172,19 +175,25 @@ pub struct SignBody {
 
 impl SignBody {
     fn payload(self, chain_id: u64) -> Result<SignPayload, CliError> {
-        match (self.tx, self.message, self.typed_data) {
-            (Some(tx), None, None) => {
-                let request = TxDraft::from_value(&tx)?.complete(&TxPolicy::new(chain_id))?;
+        let policy = TxPolicy::new(chain_id);
+        match (self.tx, self.message, self.typed_data, self.authorization) {
+            (Some(tx), None, None, None) => {
+                let request = TxDraft::from_value(&tx)?.complete(&policy)?;
                 Ok(SignPayload::Transaction(request))
             }
-            (None, Some(message), None) => Ok(SignPayload::PersonalMessage(
+            (None, Some(message), None, None) => Ok(SignPayload::PersonalMessage(
                 mpc_client::personal_message_bytes(&message).into(),
             )),
-            (None, None, Some(typed)) => Ok(mpc_client::typed_data_payload(typed)?),
+            (None, None, Some(typed), None) => Ok(mpc_client::typed_data_payload(typed)?),
+            (None, None, None, Some(authorization)) => {
+                let request = AuthorizationRequest::from_value(&authorization)?;
+                request.validate(&policy)?;
+                Ok(SignPayload::Authorization(request))
+            }
             _ => Err(CliError::new(
                 "nothing_to_sign",
                 ExitCode::Usage,
-                "give exactly one of tx, message or typed_data",
+                "give exactly one of tx, message, typed_data or authorization",
             )),
         }
     }
@@ -215,7 +224,7 @@ pub struct BroadcastBody {
     /// Wait for the receipt (default) or return once queued.
     #[serde(default = "wait_by_default")]
     wait: bool,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present", alias = "wait_timeout")]
     wait_timeout_secs: Option<u64>,
 }
 
