@@ -179,6 +179,74 @@ fn help_shows_no_secret_from_the_environment() {
     }
 }
 
+/// A flag shows only on the commands it changes: `address` reads a local
+/// file, so it has no broker or RPC flags; `sign` has both.
+#[test]
+fn each_command_shows_only_the_flags_that_apply_to_it() {
+    let help = |args: &[&str]| {
+        let output = std::process::Command::new(mpc_e2e::binary("mpc"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "mpc {args:?} --help");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for (args, shown, hidden) in [
+        (
+            &["address"][..],
+            &["--share", "--index", "--json"][..],
+            &[
+                "--rpc-url",
+                "--nats-url",
+                "--chain-id",
+                "--key-source",
+                "--timeout",
+            ][..],
+        ),
+        (
+            &["sign"],
+            &[
+                "--rpc-url",
+                "--nats-url",
+                "--chain-id",
+                "--timeout",
+                "--json",
+            ],
+            &["--key-source"],
+        ),
+        (
+            &["keygen"],
+            &["--nats-url", "--key-source", "--home"],
+            &["--rpc-url", "--chain-id"],
+        ),
+        (
+            &["balance"],
+            &["--rpc-url", "--chain-id"],
+            &["--nats-url", "--timeout"],
+        ),
+        (
+            &["backup", "export"],
+            &["--out"],
+            &["--nats-url", "--rpc-url", "--key-source"],
+        ),
+    ] {
+        let text = help(args);
+        for flag in shown {
+            assert!(
+                text.contains(flag),
+                "mpc {args:?} --help lacks {flag}: {text}"
+            );
+        }
+        for flag in hidden {
+            assert!(
+                !text.contains(flag),
+                "mpc {args:?} --help shows {flag}: {text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn ctrl_c_is_one_json_object_and_exit_130() {
     let d = Deployment::start();
@@ -251,6 +319,9 @@ fn a_worker_with_the_clients_credentials_exits_with_a_clear_error() {
             .find(|line| !line.starts_with('{'))
             .unwrap_or_default();
         assert!(error.contains("lack this role's permissions"), "{stderr}");
-        assert!(error.contains(refused), "names the refused subject: {error}");
+        assert!(
+            error.contains(refused),
+            "names the refused subject: {error}"
+        );
     }
 }

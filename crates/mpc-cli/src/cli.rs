@@ -41,24 +41,42 @@ pub struct GlobalArgs {
     /// Print exactly one JSON object on stdout (errors as {"error": {...}})
     #[arg(long, global = true)]
     pub json: bool,
-    /// Broker URL; unset starts a local broker and co-signer for this command
-    #[arg(long, global = true, env = "MPC_NATS_URL", hide_env_values = true)]
+}
+
+/// `--timeout` when none is given.
+pub const DEFAULT_ROUND_TIMEOUT_SECS: u64 = 30;
+
+/// How a command reaches the broker and co-signer (only on commands that do).
+#[derive(Debug, Clone, Args)]
+pub struct BrokerArgs {
+    /// Broker URL; unset starts (or joins) the local broker and co-signer of --home
+    #[arg(long, env = "MPC_NATS_URL", hide_env_values = true)]
     pub nats_url: Option<String>,
-    /// EVM JSON-RPC URL
-    #[arg(long, global = true, env = "MPC_RPC_URL", hide_env_values = true)]
-    pub rpc_url: Option<String>,
-    /// Chain id every transaction must carry
-    #[arg(long, global = true, env = "MPC_CHAIN_ID", default_value_t = 11155111)]
-    pub chain_id: u64,
-    /// Where the share's encryption key comes from
-    #[arg(long, global = true, env = "MPC_KEY_SOURCE", value_enum)]
-    pub key_source: Option<KeySourceArg>,
-    /// Local state folder
-    #[arg(long, global = true, env = "MPC_HOME")]
+    /// Local state folder (embedded broker and co-signer, HTTP token)
+    #[arg(long, env = "MPC_HOME")]
     pub home: Option<PathBuf>,
     /// Seconds to wait for the co-signer in each protocol round
-    #[arg(long, global = true, default_value_t = 30)]
+    #[arg(long, default_value_t = DEFAULT_ROUND_TIMEOUT_SECS)]
     pub timeout: u64,
+}
+
+/// How a command reaches the chain (only on commands that do).
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// EVM JSON-RPC URL
+    #[arg(long, env = "MPC_RPC_URL", hide_env_values = true)]
+    pub rpc_url: Option<String>,
+    /// Chain id every transaction must carry
+    #[arg(long, env = "MPC_CHAIN_ID", default_value_t = 11155111)]
+    pub chain_id: u64,
+}
+
+/// Where a new share's encryption key comes from (only on commands that write one).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct KeySourceArgs {
+    /// The OS keyring, or a passphrase
+    #[arg(long = "key-source", env = "MPC_KEY_SOURCE", value_enum)]
+    pub source: Option<KeySourceArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,6 +96,10 @@ pub enum Command {
         /// Replace an existing file at --out
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        key_source: KeySourceArgs,
     },
     /// Print the wallet's address (or a child account's)
     #[command(after_help = "Example:\n  mpc address --share client_share.enc --index 3")]
@@ -113,6 +135,10 @@ Examples:
         /// Seconds to wait for the receipt
         #[arg(long, default_value_t = 120, visible_alias = "wait-timeout-secs")]
         wait_timeout: u64,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
     },
     /// Transaction helpers
     #[command(subcommand)]
@@ -133,6 +159,8 @@ Examples:
         /// Also write a backup of the new share here (every earlier backup is stale afterwards)
         #[arg(long)]
         backup_out: Option<PathBuf>,
+        #[command(flatten)]
+        broker: BrokerArgs,
     },
     /// Clear a local wallet lock after investigating a misbehaving co-signer
     Unlock {
@@ -141,7 +169,10 @@ Examples:
         share: PathBuf,
     },
     /// Check that the broker and the co-signer answer
-    Health,
+    Health {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
     /// Serve keygen, address, sign and broadcast over local HTTP (JSON; bearer token in $MPC_HOME/http.token)
     #[command(after_help = "\
 Example:
@@ -156,6 +187,12 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
         /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        key_source: KeySourceArgs,
     },
     /// Print a session's round traffic live, one JSON line per message (routing headers, ciphertext sizes)
     #[command(
@@ -171,6 +208,8 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
         /// Stop after this many seconds
         #[arg(long)]
         seconds: Option<u64>,
+        #[command(flatten)]
+        broker: BrokerArgs,
     },
     /// The broker: how to watch its traffic read-only
     #[command(subcommand)]
@@ -199,6 +238,8 @@ Examples:
         /// An ERC-20 token address: its balanceOf instead of ether
         #[arg(long)]
         token: Option<String>,
+        #[command(flatten)]
+        chain: ChainArgs,
     },
     /// An account's next nonce, counting pending transactions (asks only the RPC)
     #[command(after_help = "Example:\n  mpc nonce --share client_share.enc --index 1 --json")]
@@ -209,6 +250,8 @@ Examples:
         /// Child account N (BIP32 m/0/N)
         #[arg(long)]
         index: Option<u32>,
+        #[command(flatten)]
+        chain: ChainArgs,
     },
     /// Transactions waiting in the broadcaster's queue
     #[command(subcommand)]
@@ -253,6 +296,10 @@ pub struct SendArgs {
     /// Seconds to wait for the receipt
     #[arg(long, default_value_t = 120)]
     pub wait_timeout: u64,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }
 
 #[derive(Debug, Args)]
@@ -271,12 +318,19 @@ pub struct ReplaceArgs {
     /// Seconds to wait for the receipt
     #[arg(long, default_value_t = 120)]
     pub wait_timeout: u64,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BrokerCommand {
     /// The broker URL and, for the embedded broker, the read-only observer's credentials and a ready `nats sub 'mpc.>'` line
-    Info,
+    Info {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -302,13 +356,20 @@ pub struct SignArgs {
     /// Sign with child account N (BIP32 m/0/N)
     #[arg(long)]
     pub index: Option<u32>,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
     /// List queued transactions, oldest first (`in_flight`: the broadcaster is on it)
     #[command(after_help = "Example:\n  mpc queue ls --json")]
-    Ls,
+    Ls {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    },
     /// Remove a queued transaction so the broadcaster never (re)sends it
     #[command(after_help = "\
 A transaction already in flight may have reached the node: replace it with
@@ -319,6 +380,8 @@ Example:
     Drop {
         /// The transaction hash (0x + 64 hex digits)
         tx_hash: String,
+        #[command(flatten)]
+        broker: BrokerArgs,
     },
 }
 
@@ -341,12 +404,16 @@ pub enum TxCommand {
         /// Prepare for child account N (BIP32 m/0/N)
         #[arg(long)]
         index: Option<u32>,
+        #[command(flatten)]
+        chain: ChainArgs,
     },
     /// A transaction's receipt, or `pending` while the node holds it unmined (asks only the RPC)
     #[command(after_help = "Example:\n  mpc tx status 0x5c50...e1a2 --json")]
     Status {
         /// The transaction hash
         tx_hash: String,
+        #[command(flatten)]
+        chain: ChainArgs,
     },
     /// Replace a pending transaction by the same one with fees raised 12.5% (or to the node's current fees, if higher)
     #[command(
@@ -388,11 +455,73 @@ pub enum BackupCommand {
         /// Restore even when the co-signer says the backup is stale (it cannot sign)
         #[arg(long)]
         allow_stale: bool,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[command(flatten)]
+        key_source: KeySourceArgs,
     },
     /// Decrypt a backup, check its share and ask the co-signer whether it is still current (exit 9 when stale); writes nothing
     Verify {
         /// The backup file
         #[arg(long = "in")]
         input: PathBuf,
+        #[command(flatten)]
+        broker: BrokerArgs,
     },
+}
+
+impl Command {
+    /// The broker settings of a command that talks to the co-signer or the queue.
+    pub fn broker(&self) -> Option<&BrokerArgs> {
+        match self {
+            Command::Keygen { broker, .. }
+            | Command::Broadcast { broker, .. }
+            | Command::Rotate { broker, .. }
+            | Command::Health { broker }
+            | Command::Serve { broker, .. }
+            | Command::Watch { broker, .. }
+            | Command::Broker(BrokerCommand::Info { broker })
+            | Command::Queue(QueueCommand::Ls { broker } | QueueCommand::Drop { broker, .. })
+            | Command::Backup(
+                BackupCommand::Import { broker, .. } | BackupCommand::Verify { broker, .. },
+            ) => Some(broker),
+            Command::Sign(args) => Some(&args.broker),
+            Command::Send(args) => Some(&args.broker),
+            Command::Tx(TxCommand::SpeedUp(args) | TxCommand::Cancel(args)) => Some(&args.broker),
+            Command::Address { .. }
+            | Command::Unlock { .. }
+            | Command::Balance { .. }
+            | Command::Nonce { .. }
+            | Command::Completions { .. }
+            | Command::Tx(TxCommand::Prepare { .. } | TxCommand::Status { .. })
+            | Command::Backup(BackupCommand::Export { .. }) => None,
+        }
+    }
+
+    /// The chain settings of a command that talks to the node.
+    pub fn chain(&self) -> Option<&ChainArgs> {
+        match self {
+            Command::Broadcast { chain, .. }
+            | Command::Serve { chain, .. }
+            | Command::Balance { chain, .. }
+            | Command::Nonce { chain, .. }
+            | Command::Tx(TxCommand::Prepare { chain, .. } | TxCommand::Status { chain, .. }) => {
+                Some(chain)
+            }
+            Command::Sign(args) => Some(&args.chain),
+            Command::Send(args) => Some(&args.chain),
+            Command::Tx(TxCommand::SpeedUp(args) | TxCommand::Cancel(args)) => Some(&args.chain),
+            _ => None,
+        }
+    }
+
+    /// The key source of a command that writes a new share.
+    pub fn key_source(&self) -> Option<KeySourceArg> {
+        match self {
+            Command::Keygen { key_source, .. }
+            | Command::Serve { key_source, .. }
+            | Command::Backup(BackupCommand::Import { key_source, .. }) => key_source.source,
+            _ => None,
+        }
+    }
 }

@@ -20,21 +20,14 @@ use crate::views::{BroadcastView, HealthView, KeygenView, RotateView, SignView};
 use crate::wallet_ops::{self, Replacement};
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
-    let settings = Settings {
-        home: global.home.clone().unwrap_or_else(Settings::default_home),
-        nats_url: global.nats_url.clone(),
-        rpc_url: global.rpc_url.clone(),
-        chain_id: global.chain_id,
-        round_timeout: Duration::from_secs(global.timeout),
-        announce_sessions: !global.json,
-    };
-    let key_source = global.key_source.map(|source| match source {
+    let settings = Settings::new(command.broker(), command.chain(), !global.json);
+    let key_source = command.key_source().map(|source| match source {
         crate::cli::KeySourceArg::Keyring => "keyring",
         crate::cli::KeySourceArg::Passphrase => "passphrase",
     });
     let json = global.json;
     match command {
-        Command::Keygen { out, force } => {
+        Command::Keygen { out, force, .. } => {
             let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
             let connection = settings.connect().await?;
             let step = Step::begin(json, "generating the key with the co-signer (DKLs23)");
@@ -66,6 +59,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             raw,
             no_wait,
             wait_timeout,
+            ..
         } => {
             let raw = read_raw_tx(&raw)?;
             let connection = settings.connect_for(Needs::Broadcaster).await?;
@@ -89,6 +83,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             tx,
             out,
             index,
+            ..
         }) => {
             let draft = TxDraft::from_json(&read_text(&tx)?)?;
             let from = open_share(&share)
@@ -113,7 +108,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             });
         }
         Command::Backup(command) => backup(&settings, json, key_source, command).await?,
-        Command::Rotate { share, backup_out } => {
+        Command::Rotate {
+            share, backup_out, ..
+        } => {
             // Everything the new backup needs is checked before the shares change.
             let backup_passphrase = match &backup_out {
                 Some(out) if out.exists() => {
@@ -163,7 +160,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 }
             });
         }
-        Command::Health => {
+        Command::Health { .. } => {
             let connection = settings.connect().await?;
             let output = HealthView::from(connection.health().await?);
             print_result(json, &output, |_| "ok".to_owned());
@@ -172,6 +169,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             session,
             all,
             seconds,
+            ..
         } => {
             let session = match (session, all) {
                 (_, true) => None,
@@ -180,17 +178,18 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             };
             watch(&settings, session, seconds).await?
         }
-        Command::Broker(BrokerCommand::Info) => broker_info(&settings, json).await?,
+        Command::Broker(BrokerCommand::Info { .. }) => broker_info(&settings, json).await?,
         Command::Send(args) => wallet_ops::send(&settings, json, args).await?,
         Command::Balance {
             share,
             index,
             token,
+            ..
         } => wallet_ops::balance(&settings, json, &share, index, token.as_deref()).await?,
-        Command::Nonce { share, index } => {
+        Command::Nonce { share, index, .. } => {
             wallet_ops::nonce(&settings, json, &share, index).await?
         }
-        Command::Tx(TxCommand::Status { tx_hash }) => {
+        Command::Tx(TxCommand::Status { tx_hash, .. }) => {
             wallet_ops::status(&settings, json, &tx_hash).await?
         }
         Command::Tx(TxCommand::SpeedUp(args)) => {
@@ -199,12 +198,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Tx(TxCommand::Cancel(args)) => {
             wallet_ops::replace(&settings, json, Replacement::Cancel, args).await?
         }
-        Command::Queue(QueueCommand::Ls) => wallet_ops::queue_ls(&settings, json).await?,
-        Command::Queue(QueueCommand::Drop { tx_hash }) => {
+        Command::Queue(QueueCommand::Ls { .. }) => wallet_ops::queue_ls(&settings, json).await?,
+        Command::Queue(QueueCommand::Drop { tx_hash, .. }) => {
             wallet_ops::queue_drop(&settings, json, &tx_hash).await?
         }
         Command::Completions { shell } => wallet_ops::completions(json, shell),
-        Command::Serve { listen, share } => {
+        Command::Serve { listen, share, .. } => {
             crate::http::serve(&settings, key_source, listen, share, json).await?
         }
     }
@@ -289,6 +288,7 @@ async fn backup(
             out,
             force,
             allow_stale,
+            ..
         } => {
             if !force && out.exists() {
                 return Err(mpc_store::StoreError::AlreadyExists { path: out }.into());
@@ -331,7 +331,7 @@ async fn backup(
                 format!("share restored to {}{note}", out.display())
             });
         }
-        BackupCommand::Verify { input } => {
+        BackupCommand::Verify { input, .. } => {
             let (backup, _) = read_backup(&input).await?;
             let freshness = check_freshness(settings, &backup).await?;
             let info = backup.info();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mpc_client::Connection;
 use mpc_session::Op;
 
+use crate::cli::{BrokerArgs, ChainArgs, DEFAULT_ROUND_TIMEOUT_SECS};
 use crate::output::CliError;
 
 /// Which embedded services a command needs.
@@ -32,6 +33,27 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings of one command: what it has no flags for (a command that
+    /// never reaches the broker, or the chain) keeps the defaults, unused.
+    pub fn new(
+        broker: Option<&BrokerArgs>,
+        chain: Option<&ChainArgs>,
+        announce_sessions: bool,
+    ) -> Settings {
+        Settings {
+            home: broker
+                .and_then(|broker| broker.home.clone())
+                .unwrap_or_else(Settings::default_home),
+            nats_url: broker.and_then(|broker| broker.nats_url.clone()),
+            rpc_url: chain.and_then(|chain| chain.rpc_url.clone()),
+            chain_id: chain.map_or(mpc_client::DEFAULT_CHAIN_ID, |chain| chain.chain_id),
+            round_timeout: Duration::from_secs(
+                broker.map_or(DEFAULT_ROUND_TIMEOUT_SECS, |broker| broker.timeout),
+            ),
+            announce_sessions,
+        }
+    }
+
     /// `$MPC_HOME`, else the user's data dir.
     pub fn default_home() -> PathBuf {
         dirs::data_dir()
