@@ -115,7 +115,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let identity = identity::load_or_create(&data_dir.join("identity.key"))?;
     let wallets = Wallets::open(wallets_dir, key_source)?;
-    let (nats, mut violations) = mpc_session::connect_watching(&nats_url).await?;
+    let (nats, mut violations) = connect_broker(&nats_url).await?;
     let config = SessionConfig {
         round_timeout: Duration::from_secs(args.round_timeout),
         ..SessionConfig::default()
@@ -137,6 +137,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("shutting down");
             Ok(())
+        }
+    }
+}
+
+/// How long a starting co-signer waits for its broker: started together (a
+/// shell, compose, systemd), the broker may not listen yet.
+const BROKER_WAIT: Duration = Duration::from_secs(30);
+
+async fn connect_broker(
+    url: &str,
+) -> Result<(mpc_session::Client, mpc_session::PermissionViolations), mpc_session::SessionError> {
+    let deadline = tokio::time::Instant::now() + BROKER_WAIT;
+    loop {
+        match mpc_session::connect_watching(url).await {
+            Err(error @ mpc_session::SessionError::Connect { .. })
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(%error, "broker not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            result => return result,
         }
     }
 }
