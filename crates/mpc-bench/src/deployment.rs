@@ -133,13 +133,18 @@ impl CosignerProcess {
     }
 
     pub fn memory(&self) -> anyhow::Result<Memory> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
-        Ok(Memory {
-            rss_kib: status_kib(&status, "VmRSS")?,
-            peak_rss_kib: status_kib(&status, "VmHWM")?,
-        })
+        process_memory(self.child.id())
     }
+}
+
+/// The resident memory of process `pid` now, and its peak.
+pub fn process_memory(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    Ok(Memory {
+        rss_kib: status_kib(&status, "VmRSS")?,
+        peak_rss_kib: status_kib(&status, "VmHWM")?,
+    })
 }
 
 /// A `Name:   1234 kB` line of `/proc/<pid>/status`.

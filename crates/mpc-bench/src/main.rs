@@ -11,6 +11,7 @@ mod deployment;
 mod inprocess;
 mod overnats;
 mod report;
+mod serve;
 mod stats;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ struct Args {
     /// The co-signer binary to start [default: mpc-cosigner beside this binary]
     #[arg(long)]
     cosigner: Option<PathBuf>,
+    /// The mpc binary whose `serve` is measured [default: mpc beside this binary]
+    #[arg(long)]
+    mpc: Option<PathBuf>,
 }
 
 /// How much of everything one mode runs.
@@ -60,6 +64,8 @@ struct Plan {
     /// Signatures per throughput run, spread over its wallets.
     throughput_signatures: usize,
     memory_signatures: usize,
+    /// Requests to `mpc serve` in its memory run.
+    serve_requests: usize,
 }
 
 const QUICK: Plan = Plan {
@@ -69,6 +75,7 @@ const QUICK: Plan = Plan {
     refreshes: 3,
     throughput_signatures: 32,
     memory_signatures: 200,
+    serve_requests: 80,
 };
 
 const FULL: Plan = Plan {
@@ -78,6 +85,7 @@ const FULL: Plan = Plan {
     refreshes: 20,
     throughput_signatures: 320,
     memory_signatures: 10_000,
+    serve_requests: 2_000,
 };
 
 /// Progress for the person waiting; stdout stays one JSON object.
@@ -89,14 +97,21 @@ fn progress(what: &str) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let plan = if args.quick { QUICK } else { FULL };
-    let cosigner = match args.cosigner {
-        Some(path) => path,
-        None => std::env::current_exe()?
+    let beside_this = |name: &str| -> anyhow::Result<PathBuf> {
+        Ok(std::env::current_exe()?
             .parent()
             .context("this binary has no directory")?
-            .join("mpc-cosigner"),
+            .join(name))
     };
-    let report = run(&plan, cosigner).await?;
+    let cosigner = match args.cosigner {
+        Some(path) => path,
+        None => beside_this("mpc-cosigner")?,
+    };
+    let mpc = match args.mpc {
+        Some(path) => path,
+        None => beside_this("mpc")?,
+    };
+    let report = run(&plan, cosigner, mpc).await?;
     eprintln!("{}", report.human());
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -106,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
+async fn run(plan: &Plan, cosigner: PathBuf, mpc: PathBuf) -> anyhow::Result<Report> {
     progress("starting nats-server and the co-signer");
     let mut deployment = Deployment::start(cosigner).await?;
     let memory_at_start = deployment.first_cosigner().memory()?;
@@ -175,6 +190,19 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         after,
     );
 
+    progress(&format!(
+        "mpc serve memory over {} requests",
+        plan.serve_requests
+    ));
+    let serve = serve::measure(
+        &mpc,
+        &deployment.client_url(),
+        shares[0].share().path(),
+        overnats::CLIENT_PASSPHRASE,
+        plan.serve_requests,
+    )
+    .await?;
+
     progress("throughput with two co-signers in the queue group");
     deployment.add_cosigner().await?;
     // Each co-signer decrypts a wallet's share (Argon2id) the first time it
@@ -197,7 +225,7 @@ async fn run(plan: &Plan, cosigner: PathBuf) -> anyhow::Result<Report> {
         cbor,
     };
     Ok(Report::new(
-        plan.name, operations, throughput, wire, memory, profile,
+        plan.name, operations, throughput, wire, memory, serve, profile,
     ))
 }
 

@@ -54,6 +54,8 @@ pub struct WireBytes {
 }
 
 const MESSAGE: &[u8] = b"mpc-bench: a message to sign";
+/// What the benchmark's client shares are encrypted under.
+pub const CLIENT_PASSPHRASE: &str = "mpc-bench client passphrase";
 
 impl Wallets {
     pub async fn connect(nats_url: String) -> anyhow::Result<Wallets> {
@@ -64,7 +66,7 @@ impl Wallets {
             .round_timeout(Duration::from_secs(30))
             .connect()
             .await?;
-        let passphrase = Passphrase::new(String::from("mpc-bench client passphrase"))?;
+        let passphrase = Passphrase::new(String::from(CLIENT_PASSPHRASE))?;
         Ok(Wallets {
             connection,
             dir,

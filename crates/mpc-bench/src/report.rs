@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::cbor::CborCost;
 use crate::deployment::Memory;
 use crate::overnats::{Throughput, WireBytes};
+use crate::serve::ServeMemory;
 use crate::stats::{round2, Summary};
 
 #[derive(Debug, Serialize)]
@@ -157,6 +158,9 @@ pub struct Report {
     pub throughput: Vec<Throughput>,
     pub wire: WireBytes,
     pub cosigner_memory: CosignerMemory,
+    /// Peak resident memory of `mpc serve` while it serves concurrent requests.
+    pub serve_rss_mib_under_load: f64,
+    pub serve_memory: ServeMemory,
     pub profile: Profile,
     pub targets: Targets,
 }
@@ -168,6 +172,7 @@ impl Report {
         throughput: Vec<Throughput>,
         wire: WireBytes,
         cosigner_memory: CosignerMemory,
+        serve_memory: ServeMemory,
         profile: Profile,
     ) -> Report {
         let sixteen_on_one = throughput
@@ -200,6 +205,8 @@ impl Report {
             throughput,
             wire,
             cosigner_memory,
+            serve_rss_mib_under_load: serve_memory.peak_rss_mib,
+            serve_memory,
             profile,
             targets,
         }
@@ -253,6 +260,16 @@ impl Report {
             memory.long_run_signatures,
             memory.growth_pct,
             memory.peak_rss_kib
+        ));
+        let serve = &self.serve_memory;
+        lines.push(format!(
+            "mpc serve RSS: {} MiB at start, peak {} MiB over {} requests ({} at once, {} not 200), {} MiB after",
+            serve.rss_mib_at_start,
+            serve.peak_rss_mib,
+            serve.requests,
+            serve.concurrency,
+            serve.not_ok,
+            serve.rss_mib_after
         ));
         lines.push(format!(
             "wire {} bytes/signature; profile: compute {:.2} ms (CBOR {:.3} ms), transport {:.2} ms, longest step {:.2} ms",

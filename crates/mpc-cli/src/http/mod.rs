@@ -225,6 +225,10 @@ impl Server {
         if let Some(wallet) = self.wallets.get(path) {
             return Ok(wallet);
         }
+        let _opening = self.wallets.opening.lock().await;
+        if let Some(wallet) = self.wallets.get(path) {
+            return Ok(wallet);
+        }
         let stamp = FileStamp::of(path).ok();
         let passphrase = self.passphrase_for(path).await?;
         let share = Share::open(path, passphrase).await?;

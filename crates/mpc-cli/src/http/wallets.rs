@@ -14,6 +14,9 @@ const MAX_OPEN: usize = 64;
 #[derive(Default)]
 pub struct OpenWallets {
     wallets: Mutex<HashMap<PathBuf, (FileStamp, Arc<Wallet>)>>,
+    /// Held while a share is opened: concurrent first requests wait for the
+    /// one Argon2id run instead of each running their own (19 MiB apiece).
+    pub opening: tokio::sync::Mutex<()>,
 }
 
 impl OpenWallets {
