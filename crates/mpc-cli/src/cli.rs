@@ -2,6 +2,7 @@
 //! contract: add freely, rename nothing.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -71,6 +72,24 @@ pub struct ChainArgs {
     pub chain_id: u64,
 }
 
+/// Whether a command that queues a transaction waits for its receipt.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// Return once queued instead of waiting for the receipt
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for the receipt
+    #[arg(long, default_value_t = 120, visible_alias = "wait-timeout-secs")]
+    pub wait_timeout: u64,
+}
+
+impl WaitArgs {
+    /// How long to wait for the receipt; `None` with `--no-wait`.
+    pub fn receipt_wait(self) -> Option<Duration> {
+        (!self.no_wait).then(|| Duration::from_secs(self.wait_timeout))
+    }
+}
+
 /// Where a new share's encryption key comes from (only on commands that write one).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct KeySourceArgs {
@@ -129,12 +148,8 @@ Examples:
         /// A file with the 0x-hex raw transaction, a sig.json, or the 0x-hex itself
         #[arg(long, visible_alias = "raw-tx")]
         raw: String,
-        /// Return once queued instead of waiting for the receipt
-        #[arg(long)]
-        no_wait: bool,
-        /// Seconds to wait for the receipt
-        #[arg(long, default_value_t = 120, visible_alias = "wait-timeout-secs")]
-        wait_timeout: u64,
+        #[command(flatten)]
+        wait: WaitArgs,
         #[command(flatten)]
         broker: BrokerArgs,
         #[command(flatten)]
@@ -290,12 +305,8 @@ pub struct SendArgs {
     /// Send from child account N (BIP32 m/0/N)
     #[arg(long)]
     pub index: Option<u32>,
-    /// Return once queued instead of waiting for the receipt
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Seconds to wait for the receipt
-    #[arg(long, default_value_t = 120)]
-    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub broker: BrokerArgs,
     #[command(flatten)]
@@ -312,12 +323,8 @@ pub struct ReplaceArgs {
     /// The child account N (BIP32 m/0/N) that sent it
     #[arg(long)]
     pub index: Option<u32>,
-    /// Return once sent and queued instead of waiting for the receipt
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Seconds to wait for the receipt
-    #[arg(long, default_value_t = 120)]
-    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     #[command(flatten)]
     pub broker: BrokerArgs,
     #[command(flatten)]

@@ -55,20 +55,15 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             print_result(json, &output, |_| address.clone());
         }
         Command::Sign(args) => sign(&settings, json, args).await?,
-        Command::Broadcast {
-            raw,
-            no_wait,
-            wait_timeout,
-            ..
-        } => {
+        Command::Broadcast { raw, wait, .. } => {
             let raw = read_raw_tx(&raw)?;
             let connection = settings.connect_for(Needs::Broadcaster).await?;
-            let wait = (!no_wait).then(|| Duration::from_secs(wait_timeout));
             let step = Step::begin(
-                json || no_wait,
+                json || wait.no_wait,
                 "queued; waiting for the broadcaster's receipt and confirmations",
             );
-            let output = BroadcastView::from(connection.broadcast(&raw, wait).await?);
+            let output =
+                BroadcastView::from(connection.broadcast(&raw, wait.receipt_wait()).await?);
             step.done();
             print_result(json, &output, |v| {
                 format!(

@@ -33,7 +33,7 @@ pub async fn send(settings: &Settings, json: bool, args: SendArgs) -> Result<(),
     let connection = settings.connect_for(Needs::Broadcaster).await?;
     let wallet = open_wallet(&connection, &args.share).await?;
     let tx = wallet.prepare_transaction(draft, account).await?;
-    let wait = (!args.no_wait).then(|| Duration::from_secs(args.wait_timeout));
+    let wait = args.wait.receipt_wait();
     let output = sign_and_broadcast(&wallet, &tx, account, wait, false, json).await?;
     print_sent(json, &output);
     Ok(())
@@ -288,7 +288,7 @@ pub async fn replace(
         Replacement::SpeedUp => original.request.speed_up(current),
         Replacement::Cancel => original.request.cancellation(ours, current),
     };
-    let wait = (!args.no_wait).then(|| Duration::from_secs(args.wait_timeout));
+    let wait = args.wait.receipt_wait();
     let mut output = sign_and_broadcast(&wallet, &replacement, account, wait, true, json).await?;
     output["replaces"] = hash.to_string().into();
     // Replaced: the broadcaster must not send the original again (after a
