@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod api;
+
 pub use mpc_testkit::{Anvil, NatsServer, Role, ANVIL_DEV_ADDRESS, SEPOLIA_CHAIN_ID};
 use serde_json::Value;
 

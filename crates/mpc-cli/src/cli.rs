@@ -188,11 +188,13 @@ Examples:
         #[command(flatten)]
         broker: BrokerArgs,
     },
-    /// Serve keygen, address, sign and broadcast over local HTTP (JSON; bearer token in $MPC_HOME/http.token)
+    /// Serve keygen, address, sign and broadcast over local HTTP, and Ethereum JSON-RPC at /rpc (bearer token in $MPC_HOME/http.token)
     #[command(after_help = "\
 Example:
-  mpc serve --listen 127.0.0.1:8645 --share client_share.enc
+  mpc serve --listen 127.0.0.1:8645 --share client_share.enc --accounts 1,2
   curl -H \"Authorization: Bearer $(cat \"$MPC_HOME/http.token\")\" -X POST http://127.0.0.1:8645/address
+  cast send --unlocked --from <wallet> --rpc-url http://127.0.0.1:8645/rpc \\
+    --rpc-headers \"Authorization: Bearer $(cat \"$MPC_HOME/http.token\")\" <to> --value 0.01ether
 The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
     Serve {
         /// Address to listen on; keep it on loopback unless a proxy guards it
@@ -202,6 +204,9 @@ The API is described at GET /openapi.yaml (docs/openapi.yaml).")]
         /// The encrypted client share file
         #[arg(long, default_value = "client_share.enc")]
         share: PathBuf,
+        /// Child accounts (m/0/N) that JSON-RPC at /rpc serves besides the master address
+        #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+        accounts: Vec<u32>,
         #[command(flatten)]
         broker: BrokerArgs,
         #[command(flatten)]

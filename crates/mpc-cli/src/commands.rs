@@ -198,9 +198,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             wallet_ops::queue_drop(&settings, json, &tx_hash).await?
         }
         Command::Completions { shell } => wallet_ops::completions(json, shell),
-        Command::Serve { listen, share, .. } => {
-            crate::http::serve(&settings, key_source, listen, share, json).await?
-        }
+        Command::Serve {
+            listen,
+            share,
+            accounts,
+            ..
+        } => crate::http::serve(&settings, key_source, listen, share, accounts, json).await?,
     }
     Ok(())
 }

@@ -87,6 +87,28 @@ impl IntoResponse for HttpError {
     }
 }
 
+/// A request body read whole, within axum's default limit (2 MB), with its
+/// failures in the API's error shape.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                let code = match e.status() {
+                    // Documented as 413 in the spec.
+                    StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+                    _ => "bad_request",
+                };
+                HttpError::new(e.status(), code, e.body_text())
+            })
+    }
+}
+
 /// A JSON request body whose every failure (unreadable, not JSON, wrong
 /// shape) is a 400 `bad_json` in the API's error shape. Any content type is
 /// accepted, and an empty body reads as `{}`, so `curl -X POST` works.
@@ -96,14 +118,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = HttpError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            let code = match e.status() {
-                // axum's default limit, 2 MB: documented as 413 in the spec.
-                StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-                _ => "bad_request",
-            };
-            HttpError::new(e.status(), code, e.body_text())
-        })?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

@@ -3,10 +3,12 @@
 //! adds only transport: routes, bearer token, request ids, error statuses.
 //! The contract is docs/openapi.yaml, served at `GET /openapi.yaml`.
 
+mod confine;
 mod error;
 mod keygen;
 mod paths;
 mod routes;
+mod rpc;
 mod token;
 mod wallets;
 
@@ -29,10 +31,12 @@ use tracing::Instrument;
 use crate::commands::blocking;
 use crate::output::{print_result, CliError, ExitCode};
 use crate::settings::{Needs, Settings};
+use confine::AllowedHosts;
 use error::HttpError;
 use keygen::Keygens;
 use mpc_store::FileStamp;
 use paths::ShareFolder;
+use rpc::JsonRpc;
 use token::Token;
 use wallets::OpenWallets;
 
@@ -50,15 +54,20 @@ pub struct Server {
     token: Token,
     keygens: Keygens,
     wallets: OpenWallets,
+    /// The `Host` values requests may carry.
+    hosts: AllowedHosts,
+    rpc: JsonRpc,
 }
 
 /// Serves until SIGINT or SIGTERM. Prints `{listen, token_file, share}` once
-/// the socket is bound, so scripts know where to connect.
+/// the socket is bound, so scripts know where to connect. JSON-RPC serves
+/// the master address and the child accounts `accounts`.
 pub async fn serve(
     settings: &Settings,
     key_source: Option<&'static str>,
     listen: SocketAddr,
     share: PathBuf,
+    accounts: Vec<u32>,
     json: bool,
 ) -> Result<(), CliError> {
     let home = settings.home.clone();
@@ -70,6 +79,7 @@ pub async fn serve(
     }
     let (folder, default_share) = share_folder(&share)?;
     let connection = settings.connect_for(Needs::Broadcaster).await?;
+    check_chain(&connection, settings).await?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         CliError::new(
             "listen_failed",
@@ -92,6 +102,8 @@ pub async fn serve(
         token,
         keygens: Keygens::default(),
         wallets: OpenWallets::default(),
+        hosts: AllowedHosts::new(local),
+        rpc: JsonRpc::new(&accounts, settings.rpc_url.clone()),
     });
     tracing::info!(listen = %local, "serving the HTTP API");
     let started = json!({"listen": local.to_string(), "token_file": token_file, "share": share});
@@ -116,6 +128,7 @@ fn router(server: Arc<Server>) -> Router {
         .route("/tx/prepare", post(routes::tx_prepare))
         .route("/tx/sign", post(routes::tx_sign))
         .route("/tx/broadcast", post(routes::tx_broadcast))
+        .route("/rpc", post(rpc::handle))
         .route_layer(middleware::from_fn_with_state(
             server.clone(),
             require_token,
@@ -125,6 +138,10 @@ fn router(server: Arc<Server>) -> Router {
         .merge(authenticated)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            confine::local_callers_only,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(server)
 }
@@ -179,6 +196,25 @@ async fn require_token(
 fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A node serving another chain is a startup error (JSON-RPC would answer
+/// `eth_chainId` with a chain the node is not); a node not answering yet is
+/// only a warning, as for the other routes.
+async fn check_chain(connection: &Connection, settings: &Settings) -> Result<(), CliError> {
+    if settings.rpc_url.is_none() {
+        return Ok(());
+    }
+    match connection.rpc("starting mpc serve").await {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error.category() == mpc_client::Category::Chain && error.code() != "wrong_chain" =>
+        {
+            tracing::warn!(code = error.code(), "the node does not answer yet");
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The folder of `--share` and the share's file name in it.
