@@ -118,6 +118,22 @@ fn ethereum_tools_sign_through_the_json_rpc_endpoint() {
     let anvil = Anvil::start();
     let _broadcaster = deployment.start_broadcaster(&anvil.url());
     let created = deployment.keygen(mpc_e2e::api::SHARE);
+    // eth_chainId must be the node's chain: a node on another is a startup error.
+    let (exit, error, _) = deployment.mpc_err_env(
+        &[("MPC_RPC_URL", &anvil.url()), ("MPC_CHAIN_ID", "1")],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--share",
+            mpc_e2e::api::SHARE,
+        ],
+    );
+    assert_eq!(
+        (exit, &error["error"]["code"]),
+        (7, &json!("wrong_chain")),
+        "{error}"
+    );
     let api = Api::start_with(
         &deployment,
         &[("MPC_RPC_URL", &anvil.url())],
