@@ -20,6 +20,12 @@ pub enum SessionError {
     InvalidToken { what: &'static str, value: String },
 
     #[error(
+        "invalid peer key {value:?}: give the public key (64 hex digits) or its fingerprint \
+         (32 hex digits, as `mpc-cosigner identity` prints it)"
+    )]
+    InvalidPeerKey { value: String },
+
+    #[error(
         "no co-signer is listening on {subject}: start mpc-cosigner against the same NATS broker"
     )]
     CosignerUnreachable { subject: String },

@@ -5,7 +5,7 @@ use snow::params::DHChoice;
 use snow::resolvers::{CryptoResolver, DefaultResolver};
 use zeroize::Zeroizing;
 
-use crate::SessionError;
+use crate::{Fingerprint, SessionError};
 
 /// A party's long-term X25519 static key for the Noise handshake. Peers pin
 /// each other's [`public_key`](Identity::public_key); the private half never
@@ -48,6 +48,11 @@ impl Identity {
 
     pub fn public_key(&self) -> [u8; 32] {
         self.public
+    }
+
+    /// The public key's [`Fingerprint`], for people to compare.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(&self.public)
     }
 
     pub(crate) fn private_key(&self) -> &[u8; 32] {

@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod connect;
 mod error;
+mod fingerprint;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -32,6 +33,7 @@ pub use client::{health, hello, SessionClient};
 pub use config::SessionConfig;
 pub use connect::{connect, connect_watching, PermissionViolations};
 pub use error::SessionError;
+pub use fingerprint::{ExpectedKey, Fingerprint};
 pub use identity::Identity;
 pub use server::{serve, AuthenticatedRequest, Incoming, IncomingRequest};
 pub use subjects::{Op, SessionId};
