@@ -213,11 +213,11 @@ fn each_command_shows_only_the_flags_that_apply_to_it() {
                 "--timeout",
                 "--json",
             ],
-            &["--key-source"],
+            &["--key-source", "--cosigner-key"],
         ),
         (
             &["keygen"],
-            &["--nats-url", "--key-source", "--home"],
+            &["--nats-url", "--key-source", "--home", "--cosigner-key"],
             &["--rpc-url", "--chain-id"],
         ),
         (

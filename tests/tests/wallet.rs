@@ -72,7 +72,13 @@ fn keygen_and_sign_across_processes_recover_to_the_printed_address() {
     let d = Deployment::start();
     let share = d.path("client_share.enc");
     let keygen = d.keygen("client_share.enc");
-    for field in ["address", "public_key", "wallet_id", "session_id"] {
+    for field in [
+        "address",
+        "public_key",
+        "wallet_id",
+        "session_id",
+        "cosigner_fingerprint",
+    ] {
         assert!(
             keygen[field].as_str().is_some_and(|v| !v.is_empty()),
             "keygen JSON lacks {field}: {keygen}"

@@ -13,6 +13,7 @@ Environment:
   MPC_CHAIN_ID         expected chain id (default 11155111)
   MPC_PASSPHRASE, MPC_PASSPHRASE_FILE   share passphrase for non-interactive use
   MPC_KEY_SOURCE       keyring | passphrase
+  MPC_COSIGNER_KEY     the co-signer key or fingerprint keygen must find (mpc-cosigner identity)
   MPC_HOME             local state (embedded broker, co-signer data, HTTP token)
   MPC_LOG              log filter; logs are JSON lines on stderr (off by default)
 
@@ -106,8 +107,15 @@ pub enum KeySourceArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new wallet with the co-signer; writes your share and prints the address
-    #[command(after_help = "Example:\n  mpc keygen --out client_share.enc --json")]
+    /// Create a new wallet with the co-signer; writes your share, prints the address and the pinned co-signer fingerprint
+    #[command(after_help = "\
+The co-signer's key is pinned in the share: every later session must come from it. With
+--cosigner-key, keygen refuses any other co-signer (exit 1, cosigner_key_mismatch); without,
+it pins whichever answers, so compare the printed fingerprint with `mpc-cosigner identity`.
+
+Examples:
+  mpc keygen --out client_share.enc --json
+  mpc keygen --out client_share.enc --cosigner-key 6668:7aad:f862:bd77:6c8f:c18b:8e9f:8e20")]
     Keygen {
         /// Where to write the encrypted client share
         #[arg(long, default_value = "client_share.enc")]
@@ -115,6 +123,9 @@ pub enum Command {
         /// Replace an existing file at --out
         #[arg(long)]
         force: bool,
+        /// The co-signer's public key (64 hex digits) or fingerprint, from `mpc-cosigner identity`
+        #[arg(long, env = "MPC_COSIGNER_KEY", value_name = "KEY")]
+        cosigner_key: Option<mpc_client::ExpectedKey>,
         #[command(flatten)]
         broker: BrokerArgs,
         #[command(flatten)]

@@ -27,9 +27,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     });
     let json = global.json;
     match command {
-        Command::Keygen { out, force, .. } => {
+        Command::Keygen {
+            out,
+            force,
+            cosigner_key,
+            ..
+        } => {
             let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
-            let connection = settings.connect().await?;
+            let connection = settings.connect_expecting(cosigner_key).await?;
             let step = Step::begin(json, "generating the key with the co-signer (DKLs23)");
             let (_, outcome) = connection
                 .keygen(&out, source, Overwrite::from_force(force))
@@ -37,10 +42,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             step.done();
             print_result(json, &KeygenView::from(outcome), |v| {
                 format!(
-                    "address    {}\nwallet id  {}\nshare      {}",
+                    "address    {}\nwallet id  {}\nshare      {}\nco-signer  {} (pinned key fingerprint)",
                     v["address"].as_str().unwrap_or_default(),
                     v["wallet_id"].as_str().unwrap_or_default(),
-                    out.display()
+                    out.display(),
+                    v["cosigner_fingerprint"].as_str().unwrap_or_default(),
                 )
             });
         }

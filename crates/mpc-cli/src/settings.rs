@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mpc_client::Connection;
+use mpc_client::{Connection, ConnectionBuilder, ExpectedKey};
 use mpc_session::Op;
 
 use crate::cli::{BrokerArgs, ChainArgs, DEFAULT_ROUND_TIMEOUT_SECS};
@@ -70,6 +70,24 @@ impl Settings {
     /// Like [`connect`](Self::connect); the embedded default also starts
     /// the broadcaster when `needs` says so (and an RPC URL is set).
     pub async fn connect_for(&self, needs: Needs) -> Result<Connection, CliError> {
+        Ok(self.builder(needs).connect().await?)
+    }
+
+    /// Like [`connect`](Self::connect), for a keygen that must find the
+    /// co-signer key `expected`, when given.
+    pub async fn connect_expecting(
+        &self,
+        expected: Option<ExpectedKey>,
+    ) -> Result<Connection, CliError> {
+        let builder = self.builder(Needs::Cosigner);
+        let builder = match expected {
+            Some(expected) => builder.cosigner_key(expected),
+            None => builder,
+        };
+        Ok(builder.connect().await?)
+    }
+
+    fn builder(&self, needs: Needs) -> ConnectionBuilder {
         let mut builder = Connection::builder()
             .chain_id(self.chain_id)
             .round_timeout(self.round_timeout);
@@ -83,13 +101,12 @@ impl Settings {
         if let Some(rpc_url) = &self.rpc_url {
             builder = builder.rpc_url(rpc_url);
         }
-        builder = match &self.nats_url {
+        match &self.nats_url {
             Some(url) => builder.nats_url(url),
             None if needs == Needs::Broadcaster => {
                 builder.embedded(&self.home).embedded_broadcaster()
             }
             None => builder.embedded(&self.home),
-        };
-        Ok(builder.connect().await?)
+        }
     }
 }

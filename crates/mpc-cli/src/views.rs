@@ -14,6 +14,7 @@ pub struct KeygenView {
     pub wallet_id: String,
     pub session_id: String,
     pub share: PathBuf,
+    pub cosigner_fingerprint: String,
 }
 
 impl From<KeygenOutcome> for KeygenView {
@@ -24,6 +25,7 @@ impl From<KeygenOutcome> for KeygenView {
             wallet_id: outcome.wallet_id,
             session_id: outcome.session_id,
             share: outcome.share,
+            cosigner_fingerprint: outcome.cosigner_fingerprint.to_string(),
         }
     }
 }

@@ -13,7 +13,10 @@ use mpc_api::{
 };
 use mpc_evm::{EvmRpc, SignPayload, B256};
 use mpc_protocol::{Dkls23, Party, PeerChannel, SessionContext, ThresholdSigner};
-use mpc_session::{Identity, NatsPeerChannel, Op, SessionClient, SessionConfig, SessionId};
+use mpc_session::{
+    ExpectedKey, Fingerprint, Identity, NatsPeerChannel, Op, SessionClient, SessionConfig,
+    SessionId,
+};
 use mpc_store::{KeySource, Overwrite, Passphrase};
 use serde::Serialize;
 
@@ -48,6 +51,7 @@ pub struct ConnectionBuilder {
     chain_id: u64,
     round_timeout: Duration,
     on_session_start: Option<SessionHook>,
+    cosigner_key: Option<ExpectedKey>,
 }
 
 /// What [`ConnectionBuilder::on_session_start`] calls.
@@ -81,6 +85,7 @@ impl Default for ConnectionBuilder {
             chain_id: DEFAULT_CHAIN_ID,
             round_timeout: SessionConfig::default().round_timeout,
             on_session_start: None,
+            cosigner_key: None,
         }
     }
 }
@@ -130,6 +135,18 @@ impl ConnectionBuilder {
         self
     }
 
+    /// The co-signer [`keygen`](Connection::keygen) must find: its public key
+    /// or fingerprint, as the operator's `mpc-cosigner identity` prints it.
+    /// Any other key answering is refused ([`Error::CosignerKeyMismatch`])
+    /// before anything is sent or written. Without it, keygen trusts the
+    /// first key that answers (and says which, in
+    /// [`KeygenOutcome::cosigner_fingerprint`]). Later sessions of a wallet
+    /// use the key pinned in its share either way.
+    pub fn cosigner_key(mut self, expected: ExpectedKey) -> Self {
+        self.cosigner_key = Some(expected);
+        self
+    }
+
     /// Calls `hook` with the op and id of every session the co-signer
     /// accepts, before its first round: for example to print the id, which
     /// `mpc watch <session>` and observers of the broker can follow.
@@ -172,6 +189,7 @@ impl ConnectionBuilder {
                 },
                 embedded: Mutex::new(embedded),
                 on_session_start: self.on_session_start,
+                cosigner_key: self.cosigner_key,
             }),
         };
         if connection.is_embedded() {
@@ -204,6 +222,7 @@ struct Inner {
     /// Stopped when the last clone of the connection goes.
     embedded: Mutex<Option<Embedded>>,
     on_session_start: Option<SessionHook>,
+    cosigner_key: Option<ExpectedKey>,
 }
 
 /// A new wallet, as keygen made it.
@@ -219,6 +238,9 @@ pub struct KeygenOutcome {
     pub session_id: String,
     /// Where the client share was written.
     pub share: PathBuf,
+    /// The fingerprint of the co-signer key pinned in the share, to compare
+    /// with the operator's `mpc-cosigner identity`.
+    pub cosigner_fingerprint: Fingerprint,
 }
 
 /// The co-signer's answer to a health check.
@@ -370,8 +392,19 @@ impl Connection {
         if overwrite == Overwrite::Refuse && out.exists() {
             return Err(mpc_store::StoreError::AlreadyExists { path: out.into() }.into());
         }
-        // Trust on first use: the co-signer key is pinned in the new share.
+        // The key that answers is pinned in the new share: the expected one
+        // when given, else whichever answers (trust on first use). `hello` is
+        // unauthenticated; Noise KK then proves the keygen peer holds that key.
         let cosigner_pub = mpc_session::hello(&self.inner.nats, self.request_timeout()).await?;
+        let cosigner_fingerprint = Fingerprint::of(&cosigner_pub);
+        if let Some(expected) = &self.inner.cosigner_key {
+            if !expected.matches(&cosigner_pub) {
+                return Err(Error::CosignerKeyMismatch {
+                    expected: expected.fingerprint(),
+                    found: cosigner_fingerprint,
+                });
+            }
+        }
         let wallet_id = uuid::Uuid::new_v4().to_string();
         let request = KeygenRequest {
             wallet_id: wallet_id.clone(),
@@ -391,6 +424,7 @@ impl Connection {
             wallet_id: wallet_id.clone(),
             session_id: session.to_string(),
             share: out.to_owned(),
+            cosigner_fingerprint,
         };
         let passphrase = match &key_source {
             KeySource::Passphrase(passphrase) => Some(passphrase.clone()),

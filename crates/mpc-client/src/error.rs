@@ -9,7 +9,7 @@ use mpc_api::broadcast::BroadcastError;
 use mpc_api::{ConfirmError, RejectionCode};
 use mpc_evm::{PayloadError, RawTxError, RpcError, TxError, VerifyError, B256};
 use mpc_protocol::{ErrorKind, PathError, ProtocolError};
-use mpc_session::SessionError;
+use mpc_session::{Fingerprint, SessionError};
 use mpc_store::StoreError;
 
 /// The class of a failure: what a caller can do about it.
@@ -49,6 +49,19 @@ pub enum Error {
         message: String,
         /// Whether the refusal came inside the authenticated session.
         authenticated: bool,
+    },
+    /// Keygen was given the co-signer's key, and another key answered (an
+    /// impostor on the broker, or another co-signer): refused before any
+    /// session opened, nothing written.
+    #[error(
+        "refusing the co-signer that answered: its key has fingerprint {found}, not the \
+         expected {expected} (another co-signer, or an impostor on the broker); nothing was written"
+    )]
+    CosignerKeyMismatch {
+        /// The fingerprint of the expected key.
+        expected: Fingerprint,
+        /// The fingerprint of the key that answered.
+        found: Fingerprint,
     },
     /// The broker or the co-signer could not be reached, or a session failed.
     #[error(transparent)]
@@ -193,10 +206,14 @@ impl Error {
         use Category::*;
         match self {
             Error::Refused { code, .. } => refusal(*code),
+            // Not "unreachable" (5): a retry would meet the same key; like a
+            // reply that fails Noise authentication, it is refused outright.
+            Error::CosignerKeyMismatch { .. } => ("cosigner_key_mismatch", Failure),
             Error::Session(error) => match error {
                 SessionError::Connect { .. } => ("broker_unreachable", Unreachable),
                 SessionError::InvalidUrl { .. } => ("invalid_broker_url", Usage),
                 SessionError::InvalidToken { .. } => ("invalid_argument", Usage),
+                SessionError::InvalidPeerKey { .. } => ("invalid_cosigner_key", Usage),
                 SessionError::PermissionDenied { .. } => ("broker_permission_denied", Failure),
                 SessionError::CosignerUnreachable { .. } => ("cosigner_unreachable", Unreachable),
                 SessionError::RequestTimeout { .. } => ("cosigner_timeout", Unreachable),

@@ -20,6 +20,8 @@
 //!
 //! let connection = Connection::builder()
 //!     .nats_url("nats://client:secret@127.0.0.1:4222")
+//!     // From the operator's `mpc-cosigner identity`: keygen trusts no other co-signer.
+//!     .cosigner_key("6668:7aad:f862:bd77:6c8f:c18b:8e9f:8e20".parse()?)
 //!     .connect()
 //!     .await?;
 //! let passphrase = Passphrase::new("a long passphrase nobody guesses".to_owned())?;
@@ -60,6 +62,7 @@ pub use embedded::ObserverAccess;
 pub use error::{Category, Error, Result};
 pub use mpc_api::broadcast::Waiting;
 pub use mpc_api::RejectionCode;
+pub use mpc_session::{ExpectedKey, Fingerprint};
 pub use mpc_store::{KeySource, Overwrite, Passphrase, ShareInfo};
 pub use signer::MpcSigner;
 pub use wallet::{typed_data_payload, Account, Rotated, Share, Signed, Wallet};

@@ -10,14 +10,6 @@ use clap::Subcommand;
 use mpc_protocol::KeyShare;
 use mpc_store::{FileStore, KeySource, Overwrite, Passphrase, ShareParty};
 
-/// Operator commands that work on the data dir instead of serving.
-#[derive(Debug, Subcommand)]
-pub enum Admin {
-    /// Portable, passphrase-encrypted copies of a wallet's co-signer share
-    #[command(subcommand)]
-    Backup(BackupCommand),
-}
-
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
     /// Re-encrypt a wallet's share under the backup passphrase
@@ -46,9 +38,12 @@ pub enum BackupCommand {
     },
 }
 
-/// Runs an operator command and prints one JSON line. Blocking.
-pub fn run(admin: Admin, wallets_dir: &Path, key_source: &KeySource) -> anyhow::Result<()> {
-    let Admin::Backup(command) = admin;
+/// Runs a backup command and prints one JSON line. Blocking.
+pub fn run(
+    command: BackupCommand,
+    wallets_dir: &Path,
+    key_source: &KeySource,
+) -> anyhow::Result<()> {
     let store = FileStore::open(wallets_dir, ShareParty::Cosigner)?;
     let backup_passphrase = mpc_store::backup_passphrase_from_env()?
         .context("set MPC_BACKUP_PASSPHRASE or MPC_BACKUP_PASSPHRASE_FILE")?;

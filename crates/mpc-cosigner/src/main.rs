@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mpc_session::{subjects, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
@@ -36,12 +36,13 @@ MPC_PASSPHRASE_FILE (never from a flag). Logs are JSON lines on stderr (MPC_LOG 
 Examples:
   MPC_NATS_URL=nats://cosigner:PASSWORD@127.0.0.1:4222 MPC_PASSPHRASE_FILE=/run/secrets/pw \\
     mpc-cosigner --data-dir /var/lib/mpc-cosigner
+  mpc-cosigner --data-dir /var/lib/mpc-cosigner identity   # hand the fingerprint to clients
   MPC_BACKUP_PASSPHRASE_FILE=/root/backup-pw mpc-cosigner --data-dir /var/lib/mpc-cosigner \\
     backup export --wallet 9ba3bea5-... --out 9ba3bea5.backup"
 )]
 struct Args {
     #[command(subcommand)]
-    admin: Option<backup::Admin>,
+    admin: Option<Admin>,
     /// Broker URL with the co-signer user's credentials (needed to serve)
     #[arg(long, env = "MPC_NATS_URL", hide_env_values = true)]
     nats_url: Option<String>,
@@ -71,6 +72,21 @@ struct Args {
     unconfirmed_keygen_ttl: u64,
 }
 
+/// Operator commands that work on the data dir instead of serving.
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Print the co-signer's static public key and its fingerprint (creating
+    /// the key on first use), for clients to give `mpc keygen --cosigner-key`
+    Identity {
+        /// One JSON object: {"public_key", "fingerprint"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Portable, passphrase-encrypted copies of a wallet's co-signer share
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     mpc_logging::init("info");
@@ -91,6 +107,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .context("no data directory on this system: pass --data-dir")?
             .join("mpc-wallet/cosigner"),
     };
+    let identity_path = data_dir.join("identity.key");
+    // Needs no key source: the identity key is kept apart from the shares.
+    if let Some(Admin::Identity { json }) = args.admin {
+        print_identity(&identity::load_or_create(&identity_path)?, json);
+        return Ok(());
+    }
     let explicit = args.key_source.clone();
     let key_source =
         tokio::task::spawn_blocking(move || mpc_store::resolve_key_source(explicit.as_deref()))
@@ -106,14 +128,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         KeySource::Passphrase(_) => "passphrase",
     };
     let wallets_dir = data_dir.join("wallets");
-    if let Some(admin) = args.admin {
-        return tokio::task::spawn_blocking(move || backup::run(admin, &wallets_dir, &key_source))
-            .await?;
+    if let Some(Admin::Backup(command)) = args.admin {
+        return tokio::task::spawn_blocking(move || {
+            backup::run(command, &wallets_dir, &key_source)
+        })
+        .await?;
     }
     let nats_url = args.nats_url.context(
         "set MPC_NATS_URL (or --nats-url) to the broker, with the co-signer user's credentials",
     )?;
-    let identity = identity::load_or_create(&data_dir.join("identity.key"))?;
+    let identity = identity::load_or_create(&identity_path)?;
     let wallets = Wallets::open(wallets_dir, key_source)?;
     let (nats, mut violations) = connect_broker(&nats_url).await?;
     let config = SessionConfig {
@@ -138,6 +162,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             Ok(())
         }
+    }
+}
+
+fn print_identity(identity: &mpc_session::Identity, json: bool) {
+    let public_key = hex::encode(identity.public_key());
+    let fingerprint = identity.fingerprint();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"public_key": public_key, "fingerprint": fingerprint})
+        );
+    } else {
+        println!("public key   {public_key}\nfingerprint  {fingerprint}");
     }
 }
 
