@@ -59,6 +59,7 @@ mod rotation;
 mod secret;
 mod share;
 mod store;
+mod strength;
 
 pub use atomic::{write_private, write_private_new, Overwrite};
 pub use backup::{export_backup, import_backup, verify_backup};
@@ -79,3 +80,4 @@ pub use rotation::{discard_next, next_path, pending_next, promote_next, stage_ne
 pub use secret::Passphrase;
 pub use share::{load_share, load_unlocked, read_info, save_share, Expect, LoadedShare, ShareMeta};
 pub use store::{FileStore, KeyShareStore};
+pub use strength::{check_new_passphrase, WeakPassphrase, MIN_PASSPHRASE_SCORE};

@@ -24,6 +24,10 @@ impl Passphrase {
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.as_bytes()
     }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Passphrase {
