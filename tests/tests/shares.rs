@@ -1,6 +1,7 @@
 //! The operator's view of a share's life: wallet locks on either side,
-//! backups restored under a new passphrase, and rotation, including the
-//! crash states between its steps and an old share that must stop working.
+//! backups restored under a new passphrase, rotation, including the crash
+//! states between its steps and an old share that must stop working, and
+//! the strength check on every new passphrase.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mpc_api::SignRequest;
-use mpc_e2e::{Deployment, Role, CLIENT_PASSPHRASE, COSIGNER_PASSPHRASE};
+use mpc_e2e::{parse_success, Deployment, Role, CLIENT_PASSPHRASE, COSIGNER_PASSPHRASE};
 use mpc_protocol::{DerivationPath, Dkls23, SessionContext, ThresholdSigner};
 use mpc_session::{Identity, Op, SessionClient, SessionConfig, SessionId};
 use mpc_store::{Expect, Passphrase};
@@ -534,4 +535,136 @@ fn a_cosigner_share_restored_from_its_backup_signs_again() {
     );
     assert!(!mixed.status.success());
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("not a co-signer"));
+}
+
+/// A new share or backup passphrase that zxcvbn scores weak: at a prompt it
+/// is refused with zxcvbn's advice and asked again; from the environment it
+/// is used with one warning line (scripts keep working); opening an existing
+/// share never warns.
+#[test]
+fn weak_new_passphrases_are_asked_again_at_a_prompt_and_warned_about_from_the_environment() {
+    let d = Deployment::start();
+    let weak = "abc";
+    let strong = "tangerine orbit velvet quarry";
+
+    // From the environment: used, one warning on stderr, stdout one JSON object.
+    let env_share = d.path("weak_env.enc");
+    let output = d
+        .mpc()
+        .env_remove("MPC_LOG")
+        .env("MPC_PASSPHRASE", weak)
+        .args(["keygen", "--out", path_str(&env_share), "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let keygen: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "one warning line: {stderr}");
+    assert!(
+        stderr.starts_with("warning: the new share passphrase from MPC_PASSPHRASE")
+            && stderr.contains("too weak (strength 0 of 4")
+            && stderr.contains("Sequences like abc"),
+        "{stderr}"
+    );
+    let opened = d
+        .mpc()
+        .env_remove("MPC_LOG")
+        .env("MPC_PASSPHRASE", weak)
+        .args(["address", "--share", path_str(&env_share), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        parse_success(&["address"], &opened)["address"],
+        keygen["address"]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&opened.stderr),
+        "",
+        "opening never warns"
+    );
+
+    let backup = d.path("weak.backup");
+    let exported = d
+        .mpc()
+        .env_remove("MPC_LOG")
+        .env("MPC_PASSPHRASE", weak)
+        .env("MPC_BACKUP_PASSPHRASE", "password")
+        .args(["backup", "export", "--share", path_str(&env_share)])
+        .args(["--out", path_str(&backup), "--json"])
+        .output()
+        .unwrap();
+    parse_success(&["backup", "export"], &exported);
+    let stderr = String::from_utf8_lossy(&exported.stderr);
+    assert!(
+        stderr.starts_with("warning: the new backup passphrase from MPC_BACKUP_PASSPHRASE")
+            && stderr.contains("common password"),
+        "{stderr}"
+    );
+
+    // The co-signer's new backup: the same check, as a log line.
+    let cosigner_backup = d.path("cosigner.backup");
+    let wallet_id = keygen["wallet_id"].as_str().unwrap();
+    let admin = cosigner_admin(
+        &d,
+        &[
+            "backup",
+            "export",
+            "--wallet",
+            wallet_id,
+            "--out",
+            path_str(&cosigner_backup),
+        ],
+        "password",
+    );
+    let stderr = String::from_utf8_lossy(&admin.stderr);
+    assert!(admin.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("backup passphrase (MPC_BACKUP_PASSPHRASE") && stderr.contains("too weak"),
+        "{stderr}"
+    );
+
+    // At a terminal: "abc" is refused with zxcvbn's advice, then a strong one is taken.
+    let prompt = "passphrase for the new share: ";
+    let exchanges = serde_json::json!([
+        [prompt, weak],
+        [prompt, strong],
+        ["passphrase for the new share (again): ", strong],
+    ]);
+    let prompted_share = d.path("prompted.enc");
+    let typed = std::process::Command::new(mpc_testkit::tool("python3"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pty_prompt.py"))
+        .arg(exchanges.to_string())
+        .arg("--")
+        .arg(mpc_e2e::binary("mpc"))
+        .args(["keygen", "--key-source", "passphrase", "--out"])
+        .arg(&prompted_share)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("MPC_NATS_URL", d.nats.url(Role::Client))
+        .env("MPC_HOME", d.path("client-home"))
+        .output()
+        .unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&typed.stdout).unwrap_or_else(|e| {
+        panic!(
+            "pty_prompt.py: {e} {}",
+            String::from_utf8_lossy(&typed.stderr)
+        )
+    });
+    let screen = result["screen"].as_str().unwrap();
+    assert_eq!(result["exit"], 0, "{screen}");
+    assert_eq!(result["unanswered"], serde_json::json!([]), "{screen}");
+    assert!(
+        screen.contains("That passphrase for the new share is too weak (strength 0 of 4")
+            && screen.contains("Sequences like abc")
+            && screen.contains("Try another"),
+        "{screen}"
+    );
+    assert!(screen.contains("address    0x"), "{screen}");
+    let opened = d.mpc_ok_env(
+        &[("MPC_PASSPHRASE", strong)],
+        &["address", "--share", path_str(&prompted_share)],
+    );
+    assert!(opened["address"].is_string());
 }

@@ -1,5 +1,7 @@
 //! Passphrases for shares and backups: from the environment for scripts, or
-//! a no-echo prompt on a terminal. Never from a command-line argument.
+//! a no-echo prompt on a terminal. Never from a command-line argument. A new
+//! one is checked for strength: a weak one typed at the prompt is asked
+//! again, one from the environment is used with a warning (scripts go on).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -13,6 +15,11 @@ use crate::output::{CliError, ExitCode};
 /// CLI contract's rule; a new passphrase is asked twice.
 pub fn key_source_for_new(explicit: Option<&str>) -> Result<KeySource, CliError> {
     match mpc_store::resolve_key_source(explicit)? {
+        ResolvedKeySource::Ready(KeySource::Passphrase(passphrase)) => {
+            // Ready with a passphrase means it came from the environment.
+            warn_if_weak(Secret::Share, &passphrase);
+            Ok(KeySource::Passphrase(passphrase))
+        }
         ResolvedKeySource::Ready(source) => Ok(source),
         ResolvedKeySource::PromptForPassphrase => Ok(KeySource::Passphrase(prompt_new(
             Secret::Share,
@@ -37,7 +44,12 @@ pub fn passphrase_to_open(path: &Path) -> Result<Option<Passphrase>, CliError> {
 /// (twice when `new`).
 pub fn backup_passphrase(new: bool) -> Result<Passphrase, CliError> {
     match mpc_store::backup_passphrase_from_env()? {
-        Some(passphrase) => Ok(passphrase),
+        Some(passphrase) => {
+            if new {
+                warn_if_weak(Secret::Backup, &passphrase);
+            }
+            Ok(passphrase)
+        }
         None if new => prompt_new(Secret::Backup, "backup passphrase"),
         None => prompt(Secret::Backup, "backup passphrase"),
     }
@@ -51,6 +63,13 @@ enum Secret {
 }
 
 impl Secret {
+    fn noun(self) -> &'static str {
+        match self {
+            Secret::Share => "share",
+            Secret::Backup => "backup",
+        }
+    }
+
     fn variables(self) -> &'static str {
         match self {
             Secret::Share => "MPC_PASSPHRASE or MPC_PASSPHRASE_FILE",
@@ -63,17 +82,53 @@ fn prompt(secret: Secret, what: &str) -> Result<Passphrase, CliError> {
     Ok(Passphrase::new(read_hidden(secret, what)?)?)
 }
 
+/// How often a weak new passphrase is asked for before giving up, as passwd does.
+const NEW_PASSPHRASE_ATTEMPTS: usize = 3;
+
+/// A new passphrase, typed twice; a weak one is refused with zxcvbn's advice
+/// and asked for again.
 fn prompt_new(secret: Secret, what: &str) -> Result<Passphrase, CliError> {
-    let first = read_hidden(secret, what)?;
-    let again = read_hidden(secret, &format!("{what} (again)"))?;
-    if first != again {
-        return Err(CliError::new(
-            "passphrase_mismatch",
-            ExitCode::Usage,
-            "the two passphrases differ",
-        ));
+    let mut attempt = 1;
+    loop {
+        let first = read_hidden(secret, what)?;
+        let passphrase = Passphrase::new(first.clone())?;
+        match mpc_store::check_new_passphrase(&passphrase) {
+            Err(weak) if attempt < NEW_PASSPHRASE_ATTEMPTS => {
+                eprintln!("That {what} is {weak}\nTry another: a few unrelated words work well.");
+                attempt += 1;
+            }
+            Err(weak) => {
+                return Err(CliError::new(
+                    "passphrase_weak",
+                    ExitCode::Usage,
+                    format!("the {what} is {weak} Gave up after {attempt} tries."),
+                ))
+            }
+            Ok(()) => {
+                let again = read_hidden(secret, &format!("{what} (again)"))?;
+                if first != again {
+                    return Err(CliError::new(
+                        "passphrase_mismatch",
+                        ExitCode::Usage,
+                        "the two passphrases differ",
+                    ));
+                }
+                return Ok(passphrase);
+            }
+        }
     }
-    Ok(Passphrase::new(first)?)
+}
+
+/// A weak passphrase from the environment is the script's choice: used, with
+/// one warning line on stderr (stdout stays the result).
+fn warn_if_weak(secret: Secret, passphrase: &Passphrase) {
+    if let Err(weak) = mpc_store::check_new_passphrase(passphrase) {
+        eprintln!(
+            "warning: the new {} passphrase from {} is {weak} It is used anyway.",
+            secret.noun(),
+            secret.variables()
+        );
+    }
 }
 
 /// Reads a line from the terminal without echo.

@@ -53,6 +53,10 @@ pub fn run(
     };
     let result = match command {
         BackupCommand::Export { wallet, out } => {
+            crate::warn_if_weak(
+                "backup passphrase (MPC_BACKUP_PASSPHRASE or MPC_BACKUP_PASSPHRASE_FILE)",
+                &backup_passphrase,
+            );
             let info = mpc_store::export_backup(
                 &store.share_path(&wallet)?,
                 &out,
@@ -67,6 +71,9 @@ pub fn run(
             force,
             allow_stale,
         } => {
+            if let Some(passphrase) = share_passphrase {
+                crate::warn_if_weak(crate::SHARE_PASSPHRASE, passphrase);
+            }
             let info = verify(&input, &backup_passphrase)?;
             let target = store.share_path(&info.wallet_id)?;
             if let Some(current) = current_version(&target)? {

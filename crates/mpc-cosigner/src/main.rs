@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mpc_session::{subjects, SessionConfig};
-use mpc_store::{KeySource, ResolvedKeySource};
+use mpc_store::{KeySource, Passphrase, ResolvedKeySource};
 
 use crate::sessions::Cosigner;
 
@@ -134,6 +134,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         })
         .await?;
     }
+    // New wallets' shares are encrypted under this passphrase.
+    if let KeySource::Passphrase(passphrase) = &key_source {
+        warn_if_weak(SHARE_PASSPHRASE, passphrase);
+    }
     let nats_url = args.nats_url.context(
         "set MPC_NATS_URL (or --nats-url) to the broker, with the co-signer user's credentials",
     )?;
@@ -162,6 +166,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             Ok(())
         }
+    }
+}
+
+/// The co-signer's share passphrase, as warnings name it.
+const SHARE_PASSPHRASE: &str = "share passphrase (MPC_PASSPHRASE or MPC_PASSPHRASE_FILE)";
+
+/// A weak passphrase for new secrets is the operator's choice: logged as a
+/// warning (one line on stderr), then used, so deployments keep starting.
+fn warn_if_weak(what: &str, passphrase: &Passphrase) {
+    if let Err(weak) = mpc_store::check_new_passphrase(passphrase) {
+        tracing::warn!("the {what} is {weak} It is used anyway.");
     }
 }
 
