@@ -1,5 +1,6 @@
 //! The real thing: a nats-server with the project's config and the release
-//! `mpc-cosigner` binary as separate processes, all on one data dir.
+//! `mpc-cosigner` binary as separate processes, all on one data dir; the
+//! release `mpc-broadcaster` when a run needs a node.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,9 @@ use serde::Serialize;
 use tempfile::TempDir;
 
 /// What the co-signer logs once it listens for requests.
-const READY_LINE: &str = "co-signer ready";
+const COSIGNER_READY: &str = "co-signer ready";
+/// What the broadcaster logs (a JSON line) once it pulls from the queue.
+const BROADCASTER_READY: &str = r#""message":"ready""#;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Deployment {
@@ -21,7 +24,7 @@ pub struct Deployment {
     /// Shared by every co-signer: they serve the same wallets.
     data_dir: TempDir,
     passphrase: String,
-    cosigners: Vec<CosignerProcess>,
+    cosigners: Vec<Worker>,
 }
 
 impl Deployment {
@@ -58,25 +61,46 @@ impl Deployment {
     pub async fn add_cosigner(&mut self) -> anyhow::Result<()> {
         let number = self.cosigners.len() + 1;
         let log = self.data_dir.path().join(format!("cosigner-{number}.log"));
-        let process = CosignerProcess::start(
-            &self.binary,
-            &self.nats.url(Role::Cosigner),
-            &self.data_dir.path().join("data"),
-            &self.passphrase,
-            log,
-        )
-        .await?;
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir.path().join("data"))
+            .env("MPC_NATS_URL", self.nats.url(Role::Cosigner))
+            .env("MPC_KEY_SOURCE", "passphrase")
+            .env("MPC_PASSPHRASE", &self.passphrase)
+            .env_remove("MPC_PASSPHRASE_FILE");
+        let process = Worker::start(&mut command, "the co-signer", COSIGNER_READY, log).await?;
         self.cosigners.push(process);
         Ok(())
     }
 
+    /// Starts the `mpc-broadcaster` at `binary` against the node at
+    /// `rpc_url` (chain 11155111), with the broadcaster's user on the broker.
+    pub async fn start_broadcaster(&self, binary: &Path, rpc_url: &str) -> anyhow::Result<Worker> {
+        anyhow::ensure!(
+            binary.is_file(),
+            "no broadcaster binary at {}: build it with `cargo build --release -p mpc-broadcaster` \
+             (scripts/bench does)",
+            binary.display()
+        );
+        let mut command = Command::new(binary);
+        command
+            .env("MPC_NATS_URL", self.nats.url(Role::Broadcaster))
+            .env("MPC_RPC_URL", rpc_url)
+            .env("MPC_CHAIN_ID", mpc_testkit::SEPOLIA_CHAIN_ID.to_string())
+            .env("MPC_LOG", "info");
+        let log = self.data_dir.path().join("broadcaster.log");
+        Worker::start(&mut command, "the broadcaster", BROADCASTER_READY, log).await
+    }
+
     /// The first co-signer, the one every single-co-signer number is about.
-    pub fn first_cosigner(&self) -> &CosignerProcess {
+    pub fn first_cosigner(&self) -> &Worker {
         &self.cosigners[0]
     }
 }
 
-pub struct CosignerProcess {
+/// A co-signer or broadcaster process with its stderr (logs) in a file, killed on drop.
+pub struct Worker {
     child: Child,
     log: PathBuf,
 }
@@ -89,44 +113,39 @@ pub struct Memory {
     pub peak_rss_kib: u64,
 }
 
-impl CosignerProcess {
+impl Worker {
+    /// Starts `command` and waits until its log holds `ready`.
     async fn start(
-        binary: &Path,
-        nats_url: &str,
-        data_dir: &Path,
-        passphrase: &str,
+        command: &mut Command,
+        what: &str,
+        ready: &str,
         log: PathBuf,
-    ) -> anyhow::Result<CosignerProcess> {
+    ) -> anyhow::Result<Worker> {
         let stderr = File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let child = Command::new(binary)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("MPC_NATS_URL", nats_url)
-            .env("MPC_KEY_SOURCE", "passphrase")
-            .env("MPC_PASSPHRASE", passphrase)
-            .env_remove("MPC_PASSPHRASE_FILE")
+        let program = PathBuf::from(command.get_program());
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        let mut process = CosignerProcess { child, log };
-        process.wait_until_ready().await?;
+            .with_context(|| format!("start {what} ({})", program.display()))?;
+        let mut process = Worker { child, log };
+        process.wait_until_ready(what, ready).await?;
         Ok(process)
     }
 
-    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
+    async fn wait_until_ready(&mut self, what: &str, ready: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if log.contains(READY_LINE) {
+            if log.contains(ready) {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
-                bail!("the co-signer exited ({status}) before it was ready:\n{log}");
+                bail!("{what} exited ({status}) before it was ready:\n{log}");
             }
             if Instant::now() > deadline {
-                bail!("the co-signer was not ready within {START_TIMEOUT:?}:\n{log}");
+                bail!("{what} was not ready within {START_TIMEOUT:?}:\n{log}");
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -157,7 +176,7 @@ fn status_kib(status: &str, name: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("no {name} line in /proc status"))
 }
 
-impl Drop for CosignerProcess {
+impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

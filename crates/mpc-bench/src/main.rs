@@ -1,7 +1,9 @@
 //! `mpc-bench`: keygen, signing and refresh in process and over a real
 //! broker with the real co-signer; throughput with 1, 4 and 16 wallets on
 //! one and two co-signers; the co-signer's memory over a long run; bytes on
-//! the wire and where a signature's time goes. Prints one JSON object.
+//! the wire and where a signature's time goes; `eth_sendTransaction` through
+//! `mpc serve`'s `/rpc` with a node and the broadcaster. Prints one JSON
+//! object.
 //!
 //! Run through `scripts/bench [--quick] [--json]`, which builds the release
 //! binaries this one starts.
@@ -11,6 +13,7 @@ mod deployment;
 mod inprocess;
 mod overnats;
 mod report;
+mod rpc;
 mod serve;
 mod stats;
 
@@ -24,6 +27,7 @@ use std::time::Duration;
 use alloy::signers::Signer;
 use mpc_client::{Account, MpcSigner, Wallet};
 use mpc_protocol::DerivationPath;
+use mpc_testkit::Anvil;
 
 use crate::deployment::Deployment;
 use crate::overnats::{Throughput, Wallets};
@@ -53,12 +57,16 @@ struct Args {
     /// The mpc binary whose `serve` is measured [default: mpc beside this binary]
     #[arg(long)]
     mpc: Option<PathBuf>,
+    /// The broadcaster binary `eth_sendTransaction` goes through [default: mpc-broadcaster beside this binary]
+    #[arg(long)]
+    broadcaster: Option<PathBuf>,
 }
 
 /// How much of everything one mode runs.
 struct Plan {
     name: &'static str,
     keygens: usize,
+    /// Also the number of `eth_sendTransaction` through `mpc serve`'s `/rpc`.
     signs: usize,
     refreshes: usize,
     /// Signatures per throughput run, spread over its wallets.
@@ -111,7 +119,11 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path,
         None => beside_this("mpc")?,
     };
-    let report = run(&plan, cosigner, mpc).await?;
+    let broadcaster = match args.broadcaster {
+        Some(path) => path,
+        None => beside_this("mpc-broadcaster")?,
+    };
+    let report = run(&plan, cosigner, mpc, broadcaster).await?;
     eprintln!("{}", report.human());
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -121,7 +133,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(plan: &Plan, cosigner: PathBuf, mpc: PathBuf) -> anyhow::Result<Report> {
+async fn run(
+    plan: &Plan,
+    cosigner: PathBuf,
+    mpc: PathBuf,
+    broadcaster: PathBuf,
+) -> anyhow::Result<Report> {
     progress("starting nats-server and the co-signer");
     let mut deployment = Deployment::start(cosigner).await?;
     let memory_at_start = deployment.first_cosigner().memory()?;
@@ -203,6 +220,24 @@ async fn run(plan: &Plan, cosigner: PathBuf, mpc: PathBuf) -> anyhow::Result<Rep
     )
     .await?;
 
+    progress(&format!(
+        "{} eth_sendTransaction through mpc serve's /rpc, with anvil and the broadcaster",
+        plan.signs
+    ));
+    let anvil = Anvil::start();
+    let _broadcaster = deployment
+        .start_broadcaster(&broadcaster, &anvil.url())
+        .await?;
+    let rpc_send_transaction = rpc::measure(
+        &mpc,
+        &deployment.client_url(),
+        shares[0].share().path(),
+        overnats::CLIENT_PASSPHRASE,
+        &anvil,
+        plan.signs,
+    )
+    .await?;
+
     progress("throughput with two co-signers in the queue group");
     deployment.add_cosigner().await?;
     // Each co-signer decrypts a wallet's share (Argon2id) the first time it
@@ -215,6 +250,7 @@ async fn run(plan: &Plan, cosigner: PathBuf, mpc: PathBuf) -> anyhow::Result<Rep
         sign: sign.summary(),
         sign_m_0_7: sign_m_0_7.summary(),
         sign_mpc_signer: Summary::of(sign_mpc_signer),
+        rpc_send_transaction,
         refresh: refresh.summary(),
     };
     let profile = Profile {

@@ -66,6 +66,10 @@ pub struct Operations {
     /// Signing through `MpcSigner` (alloy's `Signer`) on a long-lived
     /// connection; compare with `sign.nats`, the library's own `sign`.
     pub sign_mpc_signer: Summary,
+    /// `eth_sendTransaction` to `mpc serve`'s `/rpc` until the hash comes
+    /// back: nonce and fees from the node, a signature over NATS, queued for
+    /// the broadcaster. One after another, with one wallet; all mined.
+    pub rpc_send_transaction: Summary,
     /// Over NATS this is `mpc rotate`'s whole flow: refresh, both new shares
     /// staged on disk (Argon2id on each side), a check signature, promotion.
     pub refresh: SideBySide,
@@ -151,6 +155,8 @@ pub struct Report {
     pub sign_nats_p95_ms: f64,
     pub sign_mpc_signer_p50_ms: f64,
     pub sign_mpc_signer_p95_ms: f64,
+    pub rpc_send_transaction_p50_ms: f64,
+    pub rpc_send_transaction_p95_ms: f64,
     pub wire_bytes_per_signature: usize,
     /// 16 wallets signing at once against one co-signer.
     pub signatures_per_s: f64,
@@ -199,6 +205,8 @@ impl Report {
             sign_nats_p95_ms: sign.nats.p95_ms,
             sign_mpc_signer_p50_ms: operations.sign_mpc_signer.p50_ms,
             sign_mpc_signer_p95_ms: operations.sign_mpc_signer.p95_ms,
+            rpc_send_transaction_p50_ms: operations.rpc_send_transaction.p50_ms,
+            rpc_send_transaction_p95_ms: operations.rpc_send_transaction.p95_ms,
             wire_bytes_per_signature: wire.bytes_per_signature,
             signatures_per_s: sixteen_on_one,
             operations,
@@ -242,6 +250,11 @@ impl Report {
             "MpcSigner",
             "",
             format!("{:.1}/{:.1}", signer.p50_ms, signer.p95_ms)
+        ));
+        let send = &ops.rpc_send_transaction;
+        lines.push(format!(
+            "eth_sendTransaction through mpc serve /rpc until the hash: {:.1}/{:.1} ms p50/p95 over {} sends",
+            send.p50_ms, send.p95_ms, send.runs
         ));
         for t in &self.throughput {
             lines.push(format!(

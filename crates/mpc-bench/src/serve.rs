@@ -31,10 +31,12 @@ pub struct ServeMemory {
 }
 
 /// A running `mpc serve`, killed on drop.
-struct Server {
+pub struct Server {
     child: Child,
-    address: String,
-    token: String,
+    /// `127.0.0.1:PORT`
+    pub address: String,
+    /// The bearer token of its HTTP API.
+    pub token: String,
 }
 
 impl Drop for Server {
@@ -54,7 +56,7 @@ pub async fn measure(
     requests: usize,
 ) -> anyhow::Result<ServeMemory> {
     let home = tempfile::tempdir().context("a home for mpc serve")?;
-    let server = start(mpc, nats_url, share, passphrase, home.path())?;
+    let server = start(mpc, nats_url, share, passphrase, home.path(), &[])?;
     let pid = server.child.id();
     let at_start = process_memory(pid)?;
     let mut clients = Vec::new();
@@ -71,7 +73,7 @@ pub async fn measure(
                     ),
                     _ => ("/address", "{}".to_owned()),
                 };
-                if post(&address, &token, path, &body).await? != 200 {
+                if post(&address, Some(&token), path, &body).await?.0 != 200 {
                     not_ok += 1;
                 }
             }
@@ -94,12 +96,15 @@ pub async fn measure(
     })
 }
 
-fn start(
+/// Starts `mpc serve --json` for `share` on a free loopback port, with
+/// `MPC_HOME` at `home` and `env` besides (e.g. `MPC_RPC_URL`).
+pub fn start(
     mpc: &Path,
     nats_url: &str,
     share: &Path,
     passphrase: &str,
     home: &Path,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
     anyhow::ensure!(
         mpc.is_file(),
@@ -115,6 +120,7 @@ fn start(
         .env("MPC_HOME", home)
         .env("MPC_PASSPHRASE", passphrase)
         .env_remove("MPC_PASSPHRASE_FILE")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -136,21 +142,32 @@ fn start(
     })
 }
 
-/// One HTTP/1.1 POST on its own connection; returns the status code.
-async fn post(address: &str, token: &str, path: &str, body: &str) -> anyhow::Result<u16> {
+/// One HTTP/1.1 POST on its own connection, with the bearer `token` if
+/// any; returns the status code and the body.
+pub async fn post(
+    address: &str,
+    token: Option<&str>,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address).await?;
+    let authorization = token.map_or_else(String::new, |token| {
+        format!("Authorization: Bearer {token}\r\n")
+    });
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await?;
-    let status_line = String::from_utf8_lossy(&response);
-    status_line
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .with_context(|| format!("no HTTP status in {status_line:?}"))
+        .with_context(|| format!("no HTTP status in {head:?}"))?;
+    Ok((status, body.to_owned()))
 }
