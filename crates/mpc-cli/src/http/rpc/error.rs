@@ -77,6 +77,8 @@ impl RpcError {
 impl From<CliError> for RpcError {
     fn from(error: CliError) -> Self {
         let code = match (error.code, error.exit) {
+            // The server was started without a node: not the caller's params.
+            ("rpc_url_missing", _) => RpcCode::Internal,
             // The node's check of the caller's transaction: still the caller's params.
             ("invalid_tx", _) | (_, ExitCode::Usage | ExitCode::InvalidInput) => {
                 RpcCode::InvalidParams
@@ -133,5 +135,16 @@ mod tests {
         assert_eq!(refused.code, RpcCode::Refused);
         let busy = RpcError::from(refusal(RejectionCode::Busy));
         assert_ne!(busy.code, RpcCode::Refused);
+    }
+
+    #[test]
+    fn no_node_configured_is_the_servers_problem_whatever_needed_it() {
+        let missing = RpcError::from(mpc_client::Error::RpcUrlMissing {
+            operation: "preparing a transaction",
+        });
+        assert_eq!(
+            (missing.code, missing.stable),
+            (RpcCode::Internal, "rpc_url_missing")
+        );
     }
 }

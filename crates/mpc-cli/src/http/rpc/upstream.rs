@@ -28,18 +28,20 @@ impl Upstream {
     /// The node's response object to `request` (one JSON-RPC request object).
     pub async fn forward(&self, request: &Value) -> Result<Value, RpcError> {
         let Some(url) = &self.url else {
-            return Err(RpcError::new(
-                RpcCode::Internal,
-                "rpc_url_missing",
-                "this method is passed to the node, and mpc serve was started without \
-                 MPC_RPC_URL (--rpc-url)",
-            ));
+            return Err(mpc_client::Error::RpcUrlMissing {
+                operation: "this method",
+            }
+            .into());
         };
         let unreachable = |e: reqwest::Error| {
             RpcError::new(
                 RpcCode::Internal,
                 "rpc_unreachable",
-                format!("the node at MPC_RPC_URL did not answer: {}", without_url(e)),
+                // Without the URL, which may carry an API key.
+                format!(
+                    "the node at MPC_RPC_URL did not answer: {}",
+                    e.without_url()
+                ),
             )
         };
         let response = self
@@ -59,9 +61,4 @@ impl Upstream {
             )
         })
     }
-}
-
-/// reqwest's error without the URL, which may carry an API key.
-fn without_url(error: reqwest::Error) -> String {
-    error.without_url().to_string()
 }
