@@ -54,34 +54,36 @@ impl Server {
         let params = params::positional(params)?;
         match method {
             Method::Accounts => {
-                let (_, served) = self.served().await?;
+                let served = self.served().await?;
                 Ok(json!(served
-                    .iter()
-                    .map(|(address, _)| address.to_checksum(None))
+                    .addresses()
+                    .map(|address| address.to_checksum(None))
                     .collect::<Vec<_>>()))
             }
             Method::ChainId => Ok(json!(format!("0x{:x}", self.settings.chain_id))),
             Method::SendTransaction => self.send_transaction(params).await,
             Method::SignTransaction => {
                 let (from, draft) = params::transaction(params)?;
-                let (wallet, account) = self.account(from).await?;
-                let tx = wallet.prepare_transaction(draft, account).await?;
-                let signed = wallet.sign_transaction(&tx, account).await?;
+                let served = self.served().await?;
+                let account = served.account(from)?;
+                let tx = served.wallet.prepare_transaction(draft, account).await?;
+                let signed = served.wallet.sign_transaction(&tx, account).await?;
                 Ok(hex_bytes(&raw_tx(&signed)?.raw_tx))
             }
             Method::PersonalSign => {
-                let (_, served) = self.served().await?;
-                let addresses: Vec<Address> = served.iter().map(|(address, _)| *address).collect();
+                let served = self.served().await?;
+                let addresses: Vec<Address> = served.addresses().collect();
                 let (from, message) = params::personal_sign(params, &addresses)?;
-                let (wallet, account) = self.account(from).await?;
-                let signed = wallet.sign_message(&message, account).await?;
+                let account = served.account(from)?;
+                let signed = served.wallet.sign_message(&message, account).await?;
                 Ok(hex_bytes(&signed.to_bytes()))
             }
             Method::SignTypedData => {
                 let (from, document) = params::typed_data(params)?;
-                let (wallet, account) = self.account(from).await?;
+                let served = self.served().await?;
+                let account = served.account(from)?;
                 let payload = mpc_client::typed_data_payload(document)?;
-                let signed = wallet.sign(payload, account).await?;
+                let signed = served.wallet.sign(payload, account).await?;
                 Ok(hex_bytes(&signed.to_bytes()))
             }
             Method::SignHash => Err(RpcError::new(
@@ -94,33 +96,16 @@ impl Server {
         }
     }
 
-    /// The wallet of the server's share and the addresses it serves.
-    async fn served(&self) -> Result<(Arc<Wallet>, Vec<(Address, Account)>), RpcError> {
+    /// The wallet of the server's share and the accounts it serves.
+    async fn served(&self) -> Result<Served, RpcError> {
         let wallet = self.wallet(&self.share_to_read(None)?).await?;
-        let served = self
+        let accounts = self
             .rpc
             .accounts
             .iter()
             .map(|&account| Ok((wallet.address(account)?, account)))
             .collect::<Result<Vec<_>, mpc_client::Error>>()?;
-        Ok((wallet, served))
-    }
-
-    /// The served account whose address is `from` (4100 if none is).
-    async fn account(&self, from: Address) -> Result<(Arc<Wallet>, Account), RpcError> {
-        let (wallet, served) = self.served().await?;
-        match served.iter().find(|(address, _)| *address == from) {
-            Some(&(_, account)) => Ok((wallet, account)),
-            None => Err(RpcError::new(
-                RpcCode::UnknownAccount,
-                "unknown_account",
-                format!(
-                    "{} is not an account served here: eth_accounts lists them \
-                     (mpc serve --accounts N serves m/0/N)",
-                    from.to_checksum(None)
-                ),
-            )),
-        }
+        Ok(Served { wallet, accounts })
     }
 
     /// Signs and queues for the broadcaster; answers with the hash at once,
@@ -128,13 +113,14 @@ impl Server {
     /// get consecutive nonces.
     async fn send_transaction(&self, params: &[Value]) -> Result<Value, RpcError> {
         let (from, mut draft) = params::transaction(params)?;
-        let (wallet, account) = self.account(from).await?;
+        let served = self.served().await?;
+        let account = served.account(from)?;
         let mut next = self.rpc.nonces.turn(from).await;
         if draft.nonce.is_none() {
             draft.nonce = Some(self.next_nonce(from, &mut next).await?);
         }
-        let tx = wallet.prepare_transaction(draft, account).await?;
-        let signed = wallet.sign_transaction(&tx, account).await?;
+        let tx = served.wallet.prepare_transaction(draft, account).await?;
+        let signed = served.wallet.sign_transaction(&tx, account).await?;
         let broadcast = self
             .connection
             .broadcast(&raw_tx(&signed)?.raw_tx, None)
@@ -158,6 +144,35 @@ impl Server {
         let rpc = self.connection.rpc("choosing a nonce").await?;
         let pending = rpc.nonce(from).await.map_err(mpc_client::Error::from)?;
         Ok(next.choose(pending, queued_before))
+    }
+}
+
+/// The wallet of the server's share and the accounts it serves, by address.
+struct Served {
+    wallet: Arc<Wallet>,
+    accounts: Vec<(Address, Account)>,
+}
+
+impl Served {
+    /// The served addresses, the master key's first.
+    fn addresses(&self) -> impl Iterator<Item = Address> + '_ {
+        self.accounts.iter().map(|(address, _)| *address)
+    }
+
+    /// The served account whose address is `from` (4100 if none is).
+    fn account(&self, from: Address) -> Result<Account, RpcError> {
+        match self.accounts.iter().find(|(address, _)| *address == from) {
+            Some(&(_, account)) => Ok(account),
+            None => Err(RpcError::new(
+                RpcCode::UnknownAccount,
+                "unknown_account",
+                format!(
+                    "{} is not an account served here: eth_accounts lists them \
+                     (mpc serve --accounts N serves m/0/N)",
+                    from.to_checksum(None)
+                ),
+            )),
+        }
     }
 }
 

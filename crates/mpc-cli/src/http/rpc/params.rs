@@ -70,16 +70,12 @@ pub fn transaction(params: &[Value]) -> Result<(Address, TxDraft), RpcError> {
         if matches!(key.as_str(), "from" | "data" | "input") || value.is_null() {
             continue;
         }
-        let Some((_, name)) = TX_FIELDS.iter().find(|(rpc, _)| rpc == key) else {
-            return Err(RpcError::invalid_params(format!(
-                "unknown transaction field `{key}`"
-            )));
-        };
-        let value = match *name {
+        let name = tx_json_name(TX_FIELDS, key, "transaction")?;
+        let value = match name {
             "authorization_list" => authorization_list(value)?,
             _ => value.clone(),
         };
-        tx.insert((*name).to_owned(), value);
+        tx.insert(name.to_owned(), value);
     }
     if let Some(data) = data {
         tx.insert("data".into(), data.clone());
@@ -87,6 +83,19 @@ pub fn transaction(params: &[Value]) -> Result<(Address, TxDraft), RpcError> {
     let draft = TxDraft::from_value(&Value::Object(tx))
         .map_err(|e| RpcError::invalid_params(format!("transaction: {e}")))?;
     Ok((from, draft))
+}
+
+/// The tx.json name of the JSON-RPC field `key` of a `what` in `table`.
+fn tx_json_name(
+    table: &[(&str, &'static str)],
+    key: &str,
+    what: &str,
+) -> Result<&'static str, RpcError> {
+    table
+        .iter()
+        .find(|(rpc, _)| *rpc == key)
+        .map(|(_, name)| *name)
+        .ok_or_else(|| RpcError::invalid_params(format!("unknown {what} field `{key}`")))
 }
 
 /// `data` or `input` (tools send either, some both: then they must agree).
@@ -108,13 +117,7 @@ fn authorization_list(value: &Value) -> Result<Value, RpcError> {
         Value::Object(fields) => fields
             .iter()
             .map(|(key, value)| {
-                let name = AUTHORIZATION_FIELDS
-                    .iter()
-                    .find(|(rpc, _)| rpc == key)
-                    .map(|(_, name)| *name)
-                    .ok_or_else(|| {
-                        RpcError::invalid_params(format!("unknown authorization field `{key}`"))
-                    })?;
+                let name = tx_json_name(AUTHORIZATION_FIELDS, key, "authorization")?;
                 Ok((name.to_owned(), value.clone()))
             })
             .collect::<Result<Map<_, _>, _>>()
