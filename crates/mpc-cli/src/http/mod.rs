@@ -207,10 +207,8 @@ async fn check_chain(connection: &Connection, settings: &Settings) -> Result<(),
     }
     match connection.rpc("starting mpc serve").await {
         Ok(_) => Ok(()),
-        Err(error)
-            if error.category() == mpc_client::Category::Chain && error.code() != "wrong_chain" =>
-        {
-            tracing::warn!(code = error.code(), "the node does not answer yet");
+        Err(mpc_client::Error::Rpc(error)) if error.is_transient() => {
+            tracing::warn!(%error, "the node does not answer yet");
             Ok(())
         }
         Err(error) => Err(error.into()),
