@@ -106,10 +106,18 @@ fn address(value: &Value) -> Address {
         .unwrap_or_else(|| panic!("{value} is not an address"))
 }
 
+/// A 65-byte `r ‖ s ‖ v` signature; s must be low (EIP-2).
 fn signature(value: &Value) -> Signature {
-    let text = value.as_str().expect("a 0x signature");
-    let bytes = hex::decode(text.trim_start_matches("0x")).expect("hex");
-    Signature::from_raw(&bytes).expect("r ‖ s ‖ v")
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a signature"));
+    let bytes = hex::decode(text.trim_start_matches("0x")).expect("hex signature");
+    let signature = Signature::from_raw(&bytes).expect("r ‖ s ‖ v, 65 bytes");
+    assert!(
+        signature.normalize_s().is_none(),
+        "s must be in the lower half of the curve order: {text}"
+    );
+    signature
 }
 
 #[test]

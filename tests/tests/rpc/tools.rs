@@ -10,13 +10,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use alloy::dyn_abi::TypedData;
-use alloy::primitives::{Address, Signature, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use serde_json::{json, Value};
 
-use super::Endpoint;
+use super::{address, signature, Endpoint};
 
 /// A fresh recipient per tool (the tools run in parallel on one chain), so
 /// each one's balance on anvil is exactly what that tool sent.
@@ -57,7 +57,7 @@ pub fn cast(endpoint: &Endpoint) {
         "--json",
     ]);
     assert_eq!(sent["status"], "0x1", "cast send: {sent}");
-    assert_eq!(json_address(&sent["from"]), from, "{sent}");
+    assert_eq!(address(&sent["from"]), from, "{sent}");
     let transfer_hash = sent["transactionHash"].as_str().expect("transactionHash");
     assert_mined_from(endpoint, transfer_hash, from);
     assert_eq!(
@@ -88,7 +88,7 @@ pub fn cast(endpoint: &Endpoint) {
         "--json",
     ]);
     assert_eq!(deployed["status"], "0x1", "cast send --create: {deployed}");
-    let token = json_address(&deployed["contractAddress"]);
+    let token = address(&deployed["contractAddress"]);
     assert_mined_from(
         endpoint,
         deployed["transactionHash"].as_str().unwrap(),
@@ -191,12 +191,12 @@ pub fn ethers(endpoint: &Endpoint) {
     assert_eq!(out["status"], 1, "{out}");
     assert_eq!(out["chain_id"], CHAIN_ID, "{out}");
     assert_eq!(
-        json_address(&out["message_signer"]),
+        address(&out["message_signer"]),
         from,
         "ethers.verifyMessage: {out}"
     );
     assert_eq!(
-        json_address(&out["typed_signer"]),
+        address(&out["typed_signer"]),
         from,
         "ethers.verifyTypedData: {out}"
     );
@@ -220,12 +220,12 @@ pub fn web3py(endpoint: &Endpoint) {
     let accounts: Vec<Address> = serde_json::from_value(out["accounts"].clone()).expect("accounts");
     assert_eq!(accounts, endpoint.accounts, "w3.eth.accounts");
     assert_eq!(
-        json_address(&out["message_signer"]),
+        address(&out["message_signer"]),
         from,
         "eth-account recover_message: {out}"
     );
     assert_eq!(
-        json_address(&out["typed_signer"]),
+        address(&out["typed_signer"]),
         from,
         "eth-account encode_typed_data: {out}"
     );
@@ -238,9 +238,9 @@ pub fn web3py(endpoint: &Endpoint) {
 /// signature, both recovered here to `from`.
 fn check_common(endpoint: &Endpoint, out: &Value, from: Address, recipient: &str) {
     let recipient: Address = recipient.parse().unwrap();
-    assert_eq!(json_address(&out["from"]), from, "{out}");
-    assert_eq!(json_address(&out["receipt_from"]), from, "{out}");
-    assert_eq!(json_address(&out["receipt_to"]), recipient, "{out}");
+    assert_eq!(address(&out["from"]), from, "{out}");
+    assert_eq!(address(&out["receipt_from"]), from, "{out}");
+    assert_eq!(address(&out["receipt_to"]), recipient, "{out}");
     assert_mined_from(endpoint, out["tx_hash"].as_str().expect("tx_hash"), from);
     assert_eq!(
         anvil_balance(endpoint, recipient),
@@ -276,32 +276,11 @@ fn check_common(endpoint: &Endpoint, out: &Value, from: Address, recipient: &str
     );
 }
 
-/// A 65-byte `r ‖ s ‖ v` signature; s must be low (EIP-2).
-fn signature(value: &Value) -> Signature {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("{value} is not a signature"));
-    let bytes = hex::decode(text.trim_start_matches("0x")).expect("hex signature");
-    let signature = Signature::from_raw(&bytes).expect("r ‖ s ‖ v, 65 bytes");
-    assert!(
-        signature.normalize_s().is_none(),
-        "s must be in the lower half of the curve order: {text}"
-    );
-    signature
-}
-
-fn json_address(value: &Value) -> Address {
-    value
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| panic!("{value} is not an address"))
-}
-
 /// The transaction as anvil itself has it: mined with status 1, and sent by
 /// `from` (anvil recovers the sender from the signature).
 fn assert_mined_from(endpoint: &Endpoint, hash: &str, from: Address) {
     let tx = anvil(endpoint, "eth_getTransactionByHash", json!([hash]));
-    assert_eq!(json_address(&tx["from"]), from, "{hash} on anvil: {tx}");
+    assert_eq!(address(&tx["from"]), from, "{hash} on anvil: {tx}");
     let receipt = anvil(endpoint, "eth_getTransactionReceipt", json!([hash]));
     assert_eq!(receipt["status"], "0x1", "{hash} on anvil: {receipt}");
 }
@@ -314,19 +293,12 @@ fn anvil_balance(endpoint: &Endpoint, address: Address) -> U256 {
         .unwrap_or_else(|| panic!("eth_getBalance on anvil: {balance}"))
 }
 
-/// One JSON-RPC call to anvil directly, not through the wallet.
+/// One JSON-RPC call to anvil directly, not through the wallet; the
+/// answer must not be `null`.
 fn anvil(endpoint: &Endpoint, method: &str, params: Value) -> Value {
-    let response: Value = reqwest::blocking::Client::new()
-        .post(&endpoint.anvil_url)
-        .timeout(Duration::from_secs(30))
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .and_then(|r| r.json())
-        .unwrap_or_else(|e| panic!("{method} to anvil: {e}"));
-    match response.get("result") {
-        Some(result) if !result.is_null() => result.clone(),
-        _ => panic!("{method} to anvil: {response}"),
-    }
+    let result = endpoint.node(method, params);
+    assert!(!result.is_null(), "{method} to anvil: null");
+    result
 }
 
 /// `.tools/bin/cast` with the endpoint's URL and token on every command.
