@@ -12,6 +12,17 @@ pub mod api;
 pub use mpc_testkit::{Anvil, NatsServer, Role, ANVIL_DEV_ADDRESS, SEPOLIA_CHAIN_ID};
 use serde_json::Value;
 
+/// The first `sh` block after `heading` in the README: tests run the
+/// README's commands as written, placeholders replaced.
+pub fn readme_block(heading: &str) -> String {
+    let path = mpc_testkit::workspace_root().join("README.md");
+    let readme = std::fs::read_to_string(path).expect("read README.md");
+    let section = &readme[readme.find(heading).expect("the README has the section")..];
+    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = start + section[start..].find("```").expect("the block ends");
+    section[start..end].to_owned()
+}
+
 /// `target/debug` (or whichever profile built this test), where cargo put the binaries.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

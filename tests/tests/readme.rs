@@ -5,24 +5,9 @@
 
 use std::process::Command;
 
-use mpc_e2e::{bin_dir, Anvil, CLIENT_PASSPHRASE};
+use mpc_e2e::{bin_dir, readme_block, Anvil, CLIENT_PASSPHRASE};
+use mpc_testkit::workspace_root as root;
 use serde_json::Value;
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// The first `sh` block after `heading` in the README.
-fn readme_block(heading: &str) -> String {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
-    let section = &readme[readme.find(heading).expect("the README has the section")..];
-    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
-    let end = start + section[start..].find("```").expect("the block ends");
-    section[start..end].to_owned()
-}
 
 #[test]
 fn the_readme_without_docker_block_starts_services_that_sign() {

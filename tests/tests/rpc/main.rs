@@ -17,9 +17,10 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// Child accounts served besides the master key: one per tool, so their
-/// sends do not race for nonces, and one for the concurrent sends.
-const CHILDREN: &str = "1,2,3,4,5";
+/// Child accounts served besides the master key: one per tool and one for
+/// the README's cast block, so their sends do not race for nonces, and one
+/// for the concurrent sends.
+const CHILDREN: &str = "1,2,3,4,5,6";
 const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
 const FUNDS_WEI: &str = "0x56bc75e2d63100000"; // 100 ether
 const CONCURRENT_SENDS: usize = 20;
@@ -156,7 +157,7 @@ fn ethereum_tools_sign_through_the_json_rpc_endpoint() {
     };
     let accounts = endpoint.result("eth_accounts", json!([]));
     endpoint.accounts = accounts.as_array().unwrap().iter().map(address).collect();
-    assert_eq!(endpoint.accounts.len(), 6, "{accounts}");
+    assert_eq!(endpoint.accounts.len(), 7, "{accounts}");
     assert_eq!(endpoint.accounts[0], address(&created["address"]));
     let child = deployment.mpc_ok(&["address", "--index", "3"]);
     assert_eq!(endpoint.accounts[3], address(&child["address"]));
@@ -177,6 +178,7 @@ fn ethereum_tools_sign_through_the_json_rpc_endpoint() {
         threads.spawn(|| tools::viem(endpoint));
         threads.spawn(|| tools::ethers(endpoint));
         threads.spawn(|| tools::web3py(endpoint));
+        threads.spawn(|| tools::readme_cast_block(endpoint, endpoint.accounts[6]));
         threads.spawn(|| concurrent_sends_get_consecutive_nonces(endpoint, endpoint.accounts[4]));
         threads.spawn(|| signatures_recover_to_the_account(endpoint, endpoint.accounts[5]));
         threads.spawn(|| requests_are_refused_with_json_rpc_errors(endpoint));

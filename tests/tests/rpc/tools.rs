@@ -293,6 +293,51 @@ fn anvil_balance(endpoint: &Endpoint, address: Address) -> U256 {
         .unwrap_or_else(|| panic!("eth_getBalance on anvil: {balance}"))
 }
 
+/// The README's cast block, run as written by bash with only the endpoint's
+/// URL and the `from` account filled in: every command succeeds, the ether
+/// transfer is mined from `from`, and the freshly deployed token shows the
+/// 1000 transferred.
+pub fn readme_cast_block(endpoint: &Endpoint, from: Address) {
+    let block = mpc_e2e::readme_block("### Use it from cast, viem, ethers");
+    let placeholders = ["http://127.0.0.1:8645/rpc", "FROM=0x…"];
+    assert!(placeholders.iter().all(|p| block.contains(p)), "{block}");
+    let script = block
+        .replace(placeholders[0], &endpoint.url)
+        .replace(placeholders[1], &format!("FROM={from}"));
+    // The token file and the init code where the block reads them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("http.token"), &endpoint.token).unwrap();
+    let init_code = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/minimal_erc20.hex");
+    std::fs::copy(init_code, dir.path().join("init_code.hex")).unwrap();
+    let tools = mpc_testkit::tool("cast").parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("MPC_HOME", dir.path())
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the README's cast block failed:\n{script}\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent: Value = serde_json::from_str(stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the first command prints the receipt as JSON ({e}): {stdout}"));
+    assert_eq!(address(&sent["from"]), from, "{sent}");
+    assert_mined_from(endpoint, sent["transactionHash"].as_str().unwrap(), from);
+    assert!(
+        stdout.lines().any(|line| line.trim() == "1000"),
+        "balanceOf shows the 1000 transferred: {stdout}"
+    );
+}
+
 /// One JSON-RPC call to anvil directly, not through the wallet; the
 /// answer must not be `null`.
 fn anvil(endpoint: &Endpoint, method: &str, params: Value) -> Value {
