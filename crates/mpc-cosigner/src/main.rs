@@ -2,11 +2,6 @@
 //! `health`, joins keygen, sign and refresh sessions requested over NATS,
 //! keeps one encrypted share per wallet, and signs only what it can see.
 
-mod backup;
-mod identity;
-mod sessions;
-mod wallets;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,15 +9,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mpc_session::{subjects, SessionConfig};
-use mpc_store::{KeySource, Passphrase, ResolvedKeySource};
+use mpc_store::{KeySource, ResolvedKeySource};
 
-use crate::sessions::Cosigner;
+use mpc_cosigner::sessions::Cosigner;
+use mpc_cosigner::wallets::Wallets;
+use mpc_cosigner::{backup, identity, warn_if_weak, SHARE_PASSPHRASE};
 
 /// glibc's malloc keeps the 19 MiB blocks of every Argon2id run in its heap
 /// (RSS grew by ~19 MiB per wallet loaded); mimalloc hands them back.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use crate::wallets::Wallets;
 
 /// The co-signer worker of the 2-of-2 MPC wallet.
 #[derive(Debug, Parser)]
@@ -166,17 +162,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             Ok(())
         }
-    }
-}
-
-/// The co-signer's share passphrase, as warnings name it.
-const SHARE_PASSPHRASE: &str = "share passphrase (MPC_PASSPHRASE or MPC_PASSPHRASE_FILE)";
-
-/// A weak passphrase for new secrets is the operator's choice: logged as a
-/// warning (one line on stderr), then used, so deployments keep starting.
-fn warn_if_weak(what: &str, passphrase: &Passphrase) {
-    if let Err(weak) = mpc_store::check_new_passphrase(passphrase) {
-        tracing::warn!("the {what} is {weak} It is used anyway.");
     }
 }
 
