@@ -31,6 +31,15 @@ pub enum RejectionCode {
     SessionReplayed,
     /// An op the co-signer does not serve.
     UnknownOp,
+    /// The co-signer's policy refused what was to be signed; the message
+    /// names the rule and the value that broke it.
+    PolicyRefused,
+    /// Keygen by a client the co-signer does not admit: not on its allowlist
+    /// and no valid enrollment token.
+    NotEnrolled,
+    /// The request's timestamp is outside the co-signer's freshness window
+    /// (a replay, or a clock that is off).
+    RequestExpired,
     /// The co-signer failed on its side (storage, keyring).
     Internal,
     /// A code this version does not know (a newer co-signer).
@@ -38,7 +47,7 @@ pub enum RejectionCode {
 }
 
 impl RejectionCode {
-    const ALL: [RejectionCode; 12] = [
+    const ALL: [RejectionCode; 15] = [
         RejectionCode::UnknownWallet,
         RejectionCode::WalletExists,
         RejectionCode::WalletLocked,
@@ -50,6 +59,9 @@ impl RejectionCode {
         RejectionCode::WrongClient,
         RejectionCode::SessionReplayed,
         RejectionCode::UnknownOp,
+        RejectionCode::PolicyRefused,
+        RejectionCode::NotEnrolled,
+        RejectionCode::RequestExpired,
         RejectionCode::Internal,
     ];
 
@@ -67,6 +79,9 @@ impl RejectionCode {
             RejectionCode::WrongClient => "wrong_client",
             RejectionCode::SessionReplayed => "session_replayed",
             RejectionCode::UnknownOp => "unknown_op",
+            RejectionCode::PolicyRefused => "policy_refused",
+            RejectionCode::NotEnrolled => "not_enrolled",
+            RejectionCode::RequestExpired => "request_expired",
             RejectionCode::Internal => "internal",
             RejectionCode::Unrecognized => "unrecognized",
         }

@@ -16,6 +16,7 @@ impl From<Error> for CliError {
             Category::Locked => ExitCode::Locked,
             Category::Chain => ExitCode::Chain,
             Category::Stale => ExitCode::Stale,
+            Category::Policy => ExitCode::Policy,
             Category::Failure => ExitCode::Failure,
         };
         CliError::new(error.code(), exit, error.to_string())

@@ -32,6 +32,8 @@ pub enum ExitCode {
     Locked = 6,
     /// The chain rejected or failed the transaction, or the RPC is down.
     Chain = 7,
+    /// The co-signer's policy refused to sign (the message names the rule).
+    Policy = 8,
     /// A backup or share is stale: the wallet was rotated since.
     Stale = 9,
     /// Interrupted (Ctrl-C).

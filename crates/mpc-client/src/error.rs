@@ -30,6 +30,8 @@ pub enum Category {
     Stale,
     /// The chain or its RPC refused or failed.
     Chain,
+    /// The co-signer's policy refused to sign; the message names the rule.
+    Policy,
     /// Anything else.
     Failure,
 }
@@ -269,6 +271,9 @@ fn refusal(code: RejectionCode) -> (&'static str, Category) {
         RejectionCode::UnknownWallet => ("unknown_wallet", Share),
         RejectionCode::WrongClient => ("wrong_client", Share),
         RejectionCode::ShareVersionMismatch => ("share_version_mismatch", Share),
+        RejectionCode::PolicyRefused => ("policy_refused", Policy),
+        RejectionCode::NotEnrolled => ("not_enrolled", Failure),
+        RejectionCode::RequestExpired => ("request_expired", Failure),
         RejectionCode::WalletExists
         | RejectionCode::BadRequest
         | RejectionCode::SessionReplayed

@@ -56,6 +56,7 @@ fn status_of(error: &CliError) -> StatusCode {
         ExitCode::Locked => StatusCode::LOCKED,
         ExitCode::Chain => StatusCode::BAD_GATEWAY,
         ExitCode::Stale => StatusCode::CONFLICT,
+        ExitCode::Policy => StatusCode::FORBIDDEN,
         ExitCode::Failure | ExitCode::Interrupted => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
