@@ -86,6 +86,17 @@ pub enum ChannelError {
     Closed,
     #[error("transport failure: {0}")]
     Transport(String),
+    /// The peer sent more for future rounds than may be held: a flood.
+    #[error(
+        "the peer sent {bytes} bytes for rounds not reached yet, past the {scope} limit of \
+         {limit} bytes: session ended"
+    )]
+    OverBudget {
+        /// Which limit: this session's, or the one all sessions share.
+        scope: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
 }
 
 /// A bidirectional, authenticated, ordered-per-round channel to the one peer.

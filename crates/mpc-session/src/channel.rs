@@ -30,8 +30,10 @@ pub struct NatsPeerChannel {
     config: SessionConfig,
     next_seq: u64,
     replay: ReplayWindow,
-    /// Authentic messages for rounds not asked for yet.
+    /// Authentic messages for rounds not asked for yet, and their total size
+    /// (taken from the config's shared budget).
     buffered: HashMap<String, Zeroizing<Vec<u8>>>,
+    buffered_bytes: usize,
     /// Rounds already handed to the caller: a second message for one is a duplicate.
     delivered: HashSet<String>,
     peer_aborted: Option<String>,
@@ -97,6 +99,7 @@ impl NatsPeerChannel {
             next_seq: 0,
             replay: ReplayWindow::default(),
             buffered: HashMap::new(),
+            buffered_bytes: 0,
             delivered: HashSet::new(),
             peer_aborted: None,
             closed: false,
@@ -213,6 +216,34 @@ impl NatsPeerChannel {
         }
     }
 
+    /// Takes `bytes` from this session's and the shared budget for a
+    /// message to buffer.
+    fn hold(&mut self, bytes: usize) -> Result<(), ChannelError> {
+        let held = self.buffered_bytes + bytes;
+        if held > self.config.max_buffered_bytes {
+            return Err(ChannelError::OverBudget {
+                scope: "session",
+                bytes: held,
+                limit: self.config.max_buffered_bytes,
+            });
+        }
+        let budget = &self.config.buffer_budget;
+        if !budget.take(bytes) {
+            return Err(ChannelError::OverBudget {
+                scope: "all sessions'",
+                bytes: budget.used() + bytes,
+                limit: budget.limit(),
+            });
+        }
+        self.buffered_bytes = held;
+        Ok(())
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.buffered_bytes -= bytes;
+        self.config.buffer_budget.give_back(bytes);
+    }
+
     fn deliver(&mut self, round: Round, body: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
         self.delivered.insert(round.as_str().to_owned());
         tracing::debug!(session = %self.session, round = %round, from = %self.me.peer(),
@@ -261,6 +292,7 @@ impl PeerChannel for NatsPeerChannel {
             return Err(ChannelError::Closed);
         }
         if let Some(body) = self.buffered.remove(round.as_str()) {
+            self.release(body.len());
             return Ok(self.deliver(round, body));
         }
         let deadline = Instant::now() + self.config.round_timeout;
@@ -275,7 +307,14 @@ impl PeerChannel for NatsPeerChannel {
                     return Ok(self.deliver(round, body));
                 }
                 Ok(Accepted::Message { round: got, body }) => {
+                    if let Err(error) = self.hold(body.len()) {
+                        tracing::warn!(session = %self.session, round = %got, expected = %round,
+                            error = %error, "peer exceeded the buffer budget: ending the session");
+                        self.abort("too much data sent ahead of the protocol").await;
+                        return Err(error);
+                    }
                     if self.buffered.len() >= self.config.max_buffered_rounds {
+                        self.release(body.len());
                         tracing::warn!(session = %self.session, round = %got, expected = %round,
                             reason = %Reject::BufferFull, "rejected inbound message");
                     } else {
@@ -322,6 +361,12 @@ impl PeerChannel for NatsPeerChannel {
 
 /// How long an abort may wait for the broker to take it.
 const ABORT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Drop for NatsPeerChannel {
+    fn drop(&mut self) {
+        self.config.buffer_budget.give_back(self.buffered_bytes);
+    }
+}
 
 impl fmt::Debug for NatsPeerChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,7 +11,10 @@ use serde_bytes::ByteBuf;
 use crate::config::whole_seconds;
 use crate::noise::{self, MAX_HANDSHAKE_BODY};
 use crate::subjects::{self, headers, Op, SessionId};
-use crate::wire::{self, HandshakeReply, HelloReply, ReplyEnvelope, RequestEnvelope, WIRE_VERSION};
+use crate::wire::{
+    self, HandshakeReply, HandshakeRequest, HelloReply, ReplyEnvelope, RequestEnvelope,
+    WIRE_VERSION,
+};
 use crate::{Health, Identity, NatsPeerChannel, SessionConfig, SessionError};
 
 /// Opens sessions with a co-signer whose static key the caller pinned.
@@ -64,7 +67,13 @@ impl SessionClient {
             version: WIRE_VERSION,
             session_id: session.clone(),
             client_static_pub: ByteBuf::from(self.identity.public_key().to_vec()),
-            handshake: ByteBuf::from(noise::write_handshake(&mut handshake, request_body)?),
+            handshake: ByteBuf::from(noise::write_handshake(
+                &mut handshake,
+                &mpc_cbor::encode(&HandshakeRequest {
+                    issued_at: wire::unix_now(),
+                    body: ByteBuf::from(request_body.to_vec()),
+                }),
+            )?),
         };
         let mut request_headers = HeaderMap::new();
         request_headers.insert(headers::SESSION, session.as_str());

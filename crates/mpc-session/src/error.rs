@@ -56,6 +56,17 @@ pub enum SessionError {
     #[error("the {op} request of session {session} failed authentication: it does not come from the expected client key")]
     ClientNotAuthenticated { op: String, session: String },
 
+    #[error(
+        "the {op} request of session {session} was issued {skew_s} s away from the co-signer's \
+         clock, outside its {window_s} s freshness window: a replay, or a clock that is off"
+    )]
+    RequestExpired {
+        op: String,
+        session: String,
+        skew_s: u64,
+        window_s: u64,
+    },
+
     #[error("the {what} is {len} bytes; at most {max} fit in the handshake")]
     BodyTooLarge {
         what: &'static str,

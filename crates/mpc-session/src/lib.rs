@@ -30,7 +30,7 @@ mod wire;
 pub use async_nats::Client;
 pub use channel::NatsPeerChannel;
 pub use client::{health, hello, SessionClient};
-pub use config::SessionConfig;
+pub use config::{BufferBudget, SessionConfig, DEFAULT_FRESHNESS_WINDOW};
 pub use connect::{connect, connect_watching, PermissionViolations};
 pub use error::SessionError;
 pub use fingerprint::{ExpectedKey, Fingerprint};

@@ -14,7 +14,10 @@ use tokio::task::JoinHandle;
 
 use crate::noise::{self, MAX_HANDSHAKE_BODY};
 use crate::subjects::{self, Op, SessionId};
-use crate::wire::{self, HandshakeReply, HelloReply, ReplyEnvelope, RequestEnvelope, WIRE_VERSION};
+use crate::wire::{
+    self, HandshakeReply, HandshakeRequest, HelloReply, ReplyEnvelope, RequestEnvelope,
+    WIRE_VERSION,
+};
 use crate::{Health, Identity, NatsPeerChannel, Rejection, SessionConfig, SessionError};
 
 /// Subscribes to every co-signer request in `queue_group` (normally
@@ -215,11 +218,47 @@ impl IncomingRequest {
             .await;
             return Err(error);
         };
-        Ok(AuthenticatedRequest {
-            body: body.to_vec(),
+        let window = self.config.freshness_window.as_secs();
+        let (op, session) = (self.op.to_string(), self.session_id.to_string());
+        let decoded = mpc_cbor::decode::<HandshakeRequest>("handshake request", &body);
+        let issued_at = decoded.as_ref().map_or(0, |request| request.issued_at);
+        let authenticated = AuthenticatedRequest {
+            body: decoded
+                .as_ref()
+                .map(|request| request.body.to_vec())
+                .unwrap_or_default(),
+            issued_at,
             handshake,
             request: self,
-        })
+        };
+        // From here the client is who it claims: refusals go inside the handshake.
+        if let Err(error) = decoded {
+            authenticated
+                .reject(Rejection::new("bad_request", error.to_string()))
+                .await?;
+            return Err(error.into());
+        }
+        let skew = wire::unix_now().abs_diff(issued_at);
+        if skew > window {
+            tracing::warn!(session = %session, op = %op, skew_s = skew, window_s = window,
+                "refused a request outside the freshness window");
+            authenticated
+                .reject(Rejection::new(
+                    "request_expired",
+                    format!(
+                        "the request was issued {skew} s away from the co-signer's clock, \
+                         outside its {window} s window: check this machine's clock"
+                    ),
+                ))
+                .await?;
+            return Err(SessionError::RequestExpired {
+                op,
+                session,
+                skew_s: skew,
+                window_s: window,
+            });
+        }
+        Ok(authenticated)
     }
 
     /// Refuses in clear, before authentication (e.g. `unknown_wallet` when no
@@ -235,6 +274,7 @@ impl IncomingRequest {
 pub struct AuthenticatedRequest {
     /// The op's request body, decrypted.
     pub body: Vec<u8>,
+    issued_at: u64,
     handshake: HandshakeState,
     request: IncomingRequest,
 }
@@ -250,6 +290,12 @@ impl AuthenticatedRequest {
 
     pub fn client_pub(&self) -> &[u8; 32] {
         &self.request.client_pub
+    }
+
+    /// When the client sent the request (Unix seconds, its clock), checked to
+    /// be within the freshness window.
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
     }
 
     /// Completes the handshake with `response_body` and returns the channel

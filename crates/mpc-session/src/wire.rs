@@ -11,8 +11,9 @@ use serde_bytes::ByteBuf;
 use crate::subjects::SessionId;
 use crate::SessionError;
 
-/// Version of every CBOR shape below; checked on receipt.
-pub(crate) const WIRE_VERSION: u16 = 1;
+/// Version of every CBOR shape below; checked on receipt. 2: the request's
+/// handshake payload is a [`HandshakeRequest`] carrying its timestamp.
+pub(crate) const WIRE_VERSION: u16 = 2;
 
 /// Client → co-signer on `mpc.v1.cosigner.<op>`.
 #[derive(Serialize, Deserialize)]
@@ -22,6 +23,17 @@ pub(crate) struct RequestEnvelope {
     pub client_static_pub: ByteBuf,
     /// Noise KK message 1; its payload is the op's request body.
     pub handshake: ByteBuf,
+}
+
+/// The payload of Noise message 1: the op's request body and when the client
+/// sent it. Noise KK's first message has no freshness of its own, so the
+/// timestamp, authenticated with the body, is what makes a recorded request
+/// useless after the co-signer's freshness window.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct HandshakeRequest {
+    /// Seconds since the Unix epoch on the client's clock.
+    pub issued_at: u64,
+    pub body: ByteBuf,
 }
 
 /// Co-signer → client, on the request's reply inbox.
@@ -128,6 +140,13 @@ pub struct Health {
 pub(crate) struct HelloReply {
     pub version: u16,
     pub static_pub: ByteBuf,
+}
+
+/// Seconds since the Unix epoch (0 for a clock set before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 pub(crate) fn public_key(what: &'static str, bytes: &[u8]) -> Result<[u8; 32], SessionError> {

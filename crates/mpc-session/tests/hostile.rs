@@ -265,3 +265,33 @@ async fn reordered_and_duplicated_real_messages_are_delivered_once_in_round_orde
         Err(ChannelError::Timeout { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_authenticated_peer_flooding_future_rounds_ends_its_session() {
+    let mut fx = Fixture::start().await;
+    let session = SessionId::random();
+    let (mut client, mut cosigner) = fx.open(&session).await;
+    let limit = mpc_session::SessionConfig::default().max_buffered_bytes;
+    // Authentic, well-formed messages for rounds the co-signer has not
+    // reached: three of 3 MiB are past the 8 MiB a session may hold.
+    for round in ["flood.1", "flood.2", "flood.3"] {
+        client
+            .send(Round(round), payload(&vec![7u8; 3 << 20]))
+            .await
+            .unwrap();
+    }
+    let err = cosigner.recv(Round("sign.1")).await.unwrap_err();
+    assert_eq!(
+        err,
+        ChannelError::OverBudget {
+            scope: "session",
+            bytes: 9 << 20,
+            limit
+        },
+        "{err}"
+    );
+    assert!(err.to_string().contains("session ended"), "{err}");
+    // The flooder is told, inside the session.
+    let told = client.recv(Round("sign.2")).await.unwrap_err();
+    assert!(matches!(told, ChannelError::PeerAborted(_)), "{told:?}");
+}

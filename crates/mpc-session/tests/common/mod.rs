@@ -26,6 +26,7 @@ pub fn quick_config() -> SessionConfig {
         round_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(2),
         max_buffered_rounds: 4,
+        ..SessionConfig::default()
     }
 }
 
