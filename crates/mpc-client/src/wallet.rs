@@ -385,6 +385,11 @@ impl Wallet {
                 .await;
             return Err(error);
         }
+        // From here the staged share stays until a later session settles which
+        // pair the co-signer holds: once it has our confirmation it may promote
+        // its own as soon as the check signature completes on its side, which
+        // can be before it completes here (its last message lost). Dropping
+        // ours then would leave no working pair.
         let checked = async {
             send_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
             recv_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
@@ -404,18 +409,11 @@ impl Wallet {
             Ok::<_, Error>(())
         }
         .await;
-        if let Err(error) = checked {
-            // The co-signer has not promoted: the old pair stays in force.
-            if let Err(discard) = mpc_store::discard_next(&share.path) {
-                // Harmless: the next session settles which share is current.
-                tracing::warn!(error = %discard, "could not remove the staged share");
-            }
-            return Err(error);
-        }
+        checked?;
         // Without this confirmation the staged share stays beside the old one
         // and the next session settles which of the two the co-signer holds.
         recv_confirm(&mut channel, rounds::REFRESH_PROMOTED, new_version).await?;
-        mpc_store::promote_next(&share.path)?;
+        self.promote(&share.path).await?;
         let rotated = Rotated {
             address: address_of(&new_share.public_key()),
             share_version: new_version,
@@ -442,7 +440,7 @@ impl Wallet {
                     return Err(error);
                 }
                 tracing::info!(share = %path.display(), "co-signer finished a refresh: promoting the staged share");
-                mpc_store::promote_next(path)?;
+                self.promote(path).await?;
                 self.share.reload().await?;
                 operation(self.share.current()).await
             }
@@ -452,6 +450,13 @@ impl Wallet {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Makes the staged share current once it decrypts (see
+    /// [`mpc_store::promote_next`]).
+    async fn promote(&self, path: &Path) -> Result<()> {
+        let (path, passphrase) = (path.to_owned(), self.share.passphrase.clone());
+        blocking(move || Ok(mpc_store::promote_next(&path, passphrase.as_ref()).map(drop)?)).await
     }
 
     fn sessions(&self, share: &ClientShare) -> Result<crate::connection::Sessions> {

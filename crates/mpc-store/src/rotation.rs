@@ -57,14 +57,17 @@ pub fn pending_next(share_path: &Path) -> Result<Option<u32>> {
 }
 
 /// Makes the staged share current (atomic rename). Checks that it belongs to
-/// the same wallet and party and is newer; needs no key (it was unlocked when staged).
-pub fn promote_next(share_path: &Path) -> Result<ShareInfo> {
+/// the same wallet and party and is newer, after decrypting it: its header is
+/// authenticated and it opens with the key, so a damaged or planted file never
+/// replaces a working share. Blocking (Argon2id for a passphrase file).
+pub fn promote_next(share_path: &Path, passphrase: Option<&Passphrase>) -> Result<ShareInfo> {
     let next = next_path(share_path);
-    let staged = match share::read_info(&next) {
-        Err(StoreError::NotFound { .. }) => return Err(StoreError::NoStagedShare { path: next }),
-        other => other?,
-    };
     let current = share::read_info(share_path)?;
+    let expect = Expect::party(current.party).wallet(&current.wallet_id);
+    let staged = match share::open_file(&next, FileKind::Share, expect, passphrase) {
+        Err(StoreError::NotFound { .. }) => return Err(StoreError::NoStagedShare { path: next }),
+        other => other?.0.info,
+    };
     let mismatch = |detail: String| StoreError::StagedMismatch {
         path: next.clone(),
         detail,

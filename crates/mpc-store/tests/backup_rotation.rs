@@ -181,10 +181,15 @@ fn stage_then_promote_replaces_the_share() {
         "current untouched until promoted"
     );
 
-    assert_eq!(promote_next(&share).unwrap().share_version, 2);
+    assert_eq!(
+        promote_next(&share, Some(&passphrase("share pw")))
+            .unwrap()
+            .share_version,
+        2
+    );
     assert_eq!(load_version(&share), (b"refreshed share".to_vec(), 2));
     assert_eq!(pending_next(&share).unwrap(), None);
-    let err = promote_next(&share).unwrap_err();
+    let err = promote_next(&share, Some(&passphrase("share pw"))).unwrap_err();
     assert!(matches!(err, StoreError::NoStagedShare { .. }), "{err}");
 }
 
@@ -216,8 +221,18 @@ fn staging_rules() {
     let other = saved_share(dir.path(), "w2");
     stage_next(&other, b"x", 2, Some(&passphrase("share pw"))).unwrap();
     std::fs::rename(next_path(&other), next_path(&share)).unwrap();
-    let err = promote_next(&share).unwrap_err();
-    assert!(matches!(err, StoreError::StagedMismatch { .. }), "{err}");
+    let err = promote_next(&share, Some(&passphrase("share pw"))).unwrap_err();
+    assert!(matches!(err, StoreError::WrongWallet { .. }), "{err}");
+    assert_eq!(load_version(&share), (PLAINTEXT.to_vec(), 1));
+
+    // Nor one whose bytes changed: its header is authenticated before the rename.
+    stage_next(&share, b"x", 2, Some(&passphrase("share pw"))).unwrap();
+    let mut staged = std::fs::read(next_path(&share)).unwrap();
+    let last = staged.len() - 1;
+    staged[last] ^= 1;
+    std::fs::write(next_path(&share), staged).unwrap();
+    let err = promote_next(&share, Some(&passphrase("share pw"))).unwrap_err();
+    assert!(matches!(err, StoreError::Tampered { .. }), "{err}");
     assert_eq!(load_version(&share), (PLAINTEXT.to_vec(), 1));
 }
 
@@ -255,7 +270,7 @@ fn crash_at_any_step_leaves_a_working_share() {
     assert_eq!(pending_next(&share).unwrap(), Some(2));
 
     // Recovery after restart: promote; a crash after the rename shows the new share.
-    promote_next(&share).unwrap();
+    promote_next(&share, Some(&passphrase("share pw"))).unwrap();
     assert_eq!(load_version(&share), (b"v2".to_vec(), 2));
     assert!(!next_path(&share).exists());
     assert!(stray.exists(), "strays are ignored, not misread");

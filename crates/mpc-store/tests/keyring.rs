@@ -124,7 +124,7 @@ fn forced_resave_and_rotation_reuse_the_keyring_key() {
         Overwrite::Replace,
     )
     .unwrap();
-    assert_eq!(promote_next(&path).unwrap().share_version, 2);
+    assert_eq!(promote_next(&path, None).unwrap().share_version, 2);
     let loaded = load_share(&path, Expect::default(), None).unwrap();
     assert_eq!(
         (&loaded.plaintext[..], loaded.info.share_version),
