@@ -89,6 +89,10 @@ pub struct Deployment {
     cosigner_args: Vec<String>,
 }
 
+/// The co-signer flags of the tests that do not test enrollment: any client
+/// may create wallets.
+const OPEN: &str = "--open-enrollment";
+
 impl Deployment {
     pub fn start() -> Self {
         Self::start_with_cosigner_args(&[])
@@ -96,6 +100,12 @@ impl Deployment {
 
     /// Like `start`, with extra `mpc-cosigner` flags such as `--round-timeout 3`.
     pub fn start_with_cosigner_args(args: &[&str]) -> Self {
+        Self::start_enrolled(&[&[OPEN], args].concat())
+    }
+
+    /// A co-signer that creates wallets only for enrolled clients (its
+    /// default), with these flags.
+    pub fn start_enrolled(args: &[&str]) -> Self {
         let nats = NatsServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
         let cosigner_args: Vec<String> = args.iter().map(|a| a.to_string()).collect();

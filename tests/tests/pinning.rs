@@ -47,6 +47,7 @@ impl Impostor {
         let child = Command::new(binary("mpc-cosigner"))
             .arg("--data-dir")
             .arg(data_dir)
+            .arg("--open-enrollment")
             .env_clear()
             .env("MPC_NATS_URL", d.nats.url(Role::Cosigner))
             .env("MPC_KEY_SOURCE", "passphrase")

@@ -29,6 +29,10 @@ pub const PROTOCOL: &str = "dkls23";
 pub struct KeygenRequest {
     pub wallet_id: String,
     pub protocol: String,
+    /// A single-use token from the co-signer's operator (`mpc-cosigner
+    /// enroll`), for a client whose key is not on its allowlist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_token: Option<String>,
 }
 
 /// Opens a signing session. The co-signer recomputes the digest from

@@ -65,6 +65,7 @@ impl Deployment {
         command
             .arg("--data-dir")
             .arg(self.data_dir.path().join("data"))
+            .arg("--open-enrollment")
             .env("MPC_NATS_URL", self.nats.url(Role::Cosigner))
             .env("MPC_KEY_SOURCE", "passphrase")
             .env("MPC_PASSPHRASE", &self.passphrase)

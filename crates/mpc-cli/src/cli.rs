@@ -112,10 +112,13 @@ pub enum Command {
 The co-signer's key is pinned in the share: every later session must come from it. With
 --cosigner-key, keygen refuses any other co-signer (exit 1, cosigner_key_mismatch); without,
 it pins whichever answers, so compare the printed fingerprint with `mpc-cosigner identity`.
+A co-signer creates wallets only for clients it admits: pass the single-use token its
+operator printed with `mpc-cosigner enroll` (refused otherwise: exit 1, not_enrolled).
 
 Examples:
   mpc keygen --out client_share.enc --json
-  mpc keygen --out client_share.enc --cosigner-key 6668:7aad:f862:bd77:6c8f:c18b:8e9f:8e20")]
+  mpc keygen --out client_share.enc --cosigner-key 6668:7aad:f862:bd77:6c8f:c18b:8e9f:8e20 \
+    --enroll mpc-enroll-0f1e2d3c4b5a69788796a5b4c3d2e1f0")]
     Keygen {
         /// Where to write the encrypted client share
         #[arg(long, default_value = "client_share.enc")]
@@ -126,6 +129,14 @@ Examples:
         /// The co-signer's public key (64 hex digits) or fingerprint, from `mpc-cosigner identity`
         #[arg(long, env = "MPC_COSIGNER_KEY", value_name = "KEY")]
         cosigner_key: Option<mpc_client::ExpectedKey>,
+        /// The single-use enrollment token from the co-signer's operator
+        #[arg(
+            long,
+            env = "MPC_ENROLL_TOKEN",
+            value_name = "TOKEN",
+            hide_env_values = true
+        )]
+        enroll: Option<String>,
         #[command(flatten)]
         broker: BrokerArgs,
         #[command(flatten)]

@@ -31,10 +31,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             out,
             force,
             cosigner_key,
+            enroll,
             ..
         } => {
             let source = blocking(move || secrets::key_source_for_new(key_source)).await?;
-            let connection = settings.connect_expecting(cosigner_key).await?;
+            let connection = settings.connect_for_keygen(cosigner_key, enroll).await?;
             let step = Step::begin(json, "generating the key with the co-signer (DKLs23)");
             let (_, outcome) = connection
                 .keygen(&out, source, Overwrite::from_force(force))

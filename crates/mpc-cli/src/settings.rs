@@ -74,16 +74,19 @@ impl Settings {
     }
 
     /// Like [`connect`](Self::connect), for a keygen that must find the
-    /// co-signer key `expected`, when given.
-    pub async fn connect_expecting(
+    /// co-signer key `expected` and shows the enrollment `token`, when given.
+    pub async fn connect_for_keygen(
         &self,
         expected: Option<ExpectedKey>,
+        token: Option<String>,
     ) -> Result<Connection, CliError> {
-        let builder = self.builder(Needs::Cosigner);
-        let builder = match expected {
-            Some(expected) => builder.cosigner_key(expected),
-            None => builder,
-        };
+        let mut builder = self.builder(Needs::Cosigner);
+        if let Some(expected) = expected {
+            builder = builder.cosigner_key(expected);
+        }
+        if let Some(token) = token {
+            builder = builder.enrollment_token(token);
+        }
         Ok(builder.connect().await?)
     }
 

@@ -52,6 +52,15 @@ pub struct ConnectionBuilder {
     round_timeout: Duration,
     on_session_start: Option<SessionHook>,
     cosigner_key: Option<ExpectedKey>,
+    enrollment: Enrollment,
+}
+
+/// How keygen asks the co-signer to admit it (see
+/// [`ConnectionBuilder::enrollment_token`] and [`ConnectionBuilder::client_identity`]).
+#[derive(Debug, Clone, Default)]
+struct Enrollment {
+    token: Option<String>,
+    identity: Option<Arc<Identity>>,
 }
 
 /// What [`ConnectionBuilder::on_session_start`] calls.
@@ -86,6 +95,7 @@ impl Default for ConnectionBuilder {
             round_timeout: SessionConfig::default().round_timeout,
             on_session_start: None,
             cosigner_key: None,
+            enrollment: Enrollment::default(),
         }
     }
 }
@@ -147,6 +157,25 @@ impl ConnectionBuilder {
         self
     }
 
+    /// The single-use enrollment token the co-signer's operator issued
+    /// (`mpc-cosigner enroll`), for a [`keygen`](Connection::keygen) by a
+    /// client the co-signer does not know yet. Without it (or an allowlisted
+    /// [`client_identity`](Self::client_identity)) an enrolled co-signer
+    /// refuses keygen with `not_enrolled`.
+    pub fn enrollment_token(mut self, token: impl Into<String>) -> Self {
+        self.enrollment.token = Some(token.into());
+        self
+    }
+
+    /// The static key [`keygen`](Connection::keygen) pins for new wallets,
+    /// instead of a fresh one per wallet: give it when the operator allowlisted
+    /// its public key (`mpc-cosigner enroll --client`). Each wallet's share
+    /// keeps its own copy; later sessions use that.
+    pub fn client_identity(mut self, identity: Identity) -> Self {
+        self.enrollment.identity = Some(Arc::new(identity));
+        self
+    }
+
     /// Calls `hook` with the op and id of every session the co-signer
     /// accepts, before its first round: for example to print the id, which
     /// `mpc watch <session>` and observers of the broker can follow.
@@ -190,6 +219,7 @@ impl ConnectionBuilder {
                 embedded: Mutex::new(embedded),
                 on_session_start: self.on_session_start,
                 cosigner_key: self.cosigner_key,
+                enrollment: self.enrollment,
             }),
         };
         if connection.is_embedded() {
@@ -223,6 +253,7 @@ struct Inner {
     embedded: Mutex<Option<Embedded>>,
     on_session_start: Option<SessionHook>,
     cosigner_key: Option<ExpectedKey>,
+    enrollment: Enrollment,
 }
 
 /// A new wallet, as keygen made it.
@@ -409,8 +440,13 @@ impl Connection {
         let request = KeygenRequest {
             wallet_id: wallet_id.clone(),
             protocol: PROTOCOL.to_owned(),
+            enrollment_token: self.inner.enrollment.token.clone(),
         };
-        let sessions = self.sessions(Identity::generate()?);
+        let identity = match &self.inner.enrollment.identity {
+            Some(identity) => Identity::from_bytes(&identity.to_bytes())?,
+            None => Identity::generate()?,
+        };
+        let sessions = self.sessions(identity);
         let (mut channel, session, _) =
             open(&sessions, &cosigner_pub, &Op::Keygen, &request).await?;
         let context = SessionContext::new(session.as_str(), wallet_id.as_str());

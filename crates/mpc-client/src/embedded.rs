@@ -228,9 +228,12 @@ fn start_broker_and_cosigner(
     let cosigner_dir = home.join("cosigner");
     fs::create_dir_all(&cosigner_dir).map_err(io_error(&cosigner_dir))?;
     let mut cosigner = worker("mpc-cosigner")?;
+    // Only this user's processes reach the embedded broker: any of them may
+    // create wallets.
     cosigner
         .arg("--data-dir")
         .arg(&cosigner_dir)
+        .arg("--open-enrollment")
         .env("MPC_NATS_URL", url("cosigner", &passwords.cosigner, port))
         .env("MPC_KEY_SOURCE", "passphrase")
         .env("MPC_PASSPHRASE_FILE", cosigner_passphrase(&cosigner_dir)?)

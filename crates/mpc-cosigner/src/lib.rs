@@ -5,7 +5,9 @@
 //! together; an operator who needs their own rules builds on this crate.
 
 pub mod backup;
+pub mod enrollment;
 pub mod identity;
+pub mod replay;
 pub mod sessions;
 pub mod wallets;
 
@@ -20,4 +22,11 @@ pub fn warn_if_weak(what: &str, passphrase: &Passphrase) {
     if let Err(weak) = mpc_store::check_new_passphrase(passphrase) {
         tracing::warn!("the {what} is {weak} It is used anyway.");
     }
+}
+
+/// Seconds since the Unix epoch (0 for a clock set before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }

@@ -2,7 +2,7 @@
 //! `health`, joins keygen, sign and refresh sessions requested over NATS,
 //! keeps one encrypted share per wallet, and signs only what it can see.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +11,11 @@ use clap::{Parser, Subcommand};
 use mpc_session::{subjects, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
-use mpc_cosigner::sessions::Cosigner;
+use mpc_cosigner::enrollment::{self, Enrollment};
+use mpc_cosigner::replay::SessionMemory;
+use mpc_cosigner::sessions::{Cosigner, Setup};
 use mpc_cosigner::wallets::Wallets;
-use mpc_cosigner::{backup, identity, warn_if_weak, SHARE_PASSPHRASE};
+use mpc_cosigner::{backup, identity, unix_now, warn_if_weak, SHARE_PASSPHRASE};
 
 /// glibc's malloc keeps the 19 MiB blocks of every Argon2id run in its heap
 /// (RSS grew by ~19 MiB per wallet loaded); mimalloc hands them back.
@@ -63,9 +65,19 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     max_sessions: usize,
     /// Seconds a new wallet is kept when its client never confirmed keeping
-    /// its share (an interrupted keygen); any session of that client confirms it
+    /// its share (an interrupted keygen); a completed sign or refresh of that
+    /// client confirms it
     #[arg(long, default_value_t = 24 * 60 * 60)]
     unconfirmed_keygen_ttl: u64,
+    /// Seconds a request's timestamp may be from this machine's clock, either
+    /// way; older ones are refused as replays
+    #[arg(long, default_value_t = mpc_session::DEFAULT_FRESHNESS_WINDOW.as_secs())]
+    freshness_window: u64,
+    /// Let any client with the broker's client credentials create wallets
+    /// (the embedded demo). Without it only allowlisted clients and holders
+    /// of an enrollment token can (`mpc-cosigner enroll`)
+    #[arg(long, env = "MPC_OPEN_ENROLLMENT")]
+    open_enrollment: bool,
 }
 
 /// Operator commands that work on the data dir instead of serving.
@@ -75,6 +87,19 @@ enum Admin {
     /// the key on first use), for clients to give `mpc keygen --cosigner-key`
     Identity {
         /// One JSON object: {"public_key", "fingerprint"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Admit a client to create wallets: print a single-use enrollment token
+    /// for `mpc keygen --enroll`, or with --client allowlist a client key
+    Enroll {
+        /// Allowlist this client public key (or fingerprint) instead
+        #[arg(long)]
+        client: Option<String>,
+        /// Seconds the token stays valid
+        #[arg(long, default_value_t = 24 * 60 * 60)]
+        ttl: u64,
+        /// One JSON object: {"token", "expires_in_s"} or {"client", "added"}
         #[arg(long)]
         json: bool,
     },
@@ -105,9 +130,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let identity_path = data_dir.join("identity.key");
     // Needs no key source: the identity key is kept apart from the shares.
-    if let Some(Admin::Identity { json }) = args.admin {
-        print_identity(&identity::load_or_create(&identity_path)?, json);
-        return Ok(());
+    let enrollment_dir = data_dir.join("enrollment");
+    match args.admin {
+        Some(Admin::Identity { json }) => {
+            print_identity(&identity::load_or_create(&identity_path)?, json);
+            return Ok(());
+        }
+        Some(Admin::Enroll { client, ttl, json }) => {
+            return enroll(&enrollment_dir, client.as_deref(), ttl, json)
+        }
+        _ => {}
     }
     let explicit = args.key_source.clone();
     let key_source =
@@ -142,7 +174,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (nats, mut violations) = connect_broker(&nats_url).await?;
     let config = SessionConfig {
         round_timeout: Duration::from_secs(args.round_timeout),
+        freshness_window: Duration::from_secs(args.freshness_window),
         ..SessionConfig::default()
+    };
+    let memory = SessionMemory::open(
+        &data_dir.join("sessions.seen"),
+        config.freshness_window,
+        unix_now(),
+    )?;
+    let enrollment = if args.open_enrollment {
+        Enrollment::Open
+    } else {
+        Enrollment::enrolled(enrollment_dir)?
     };
     let incoming =
         mpc_session::serve(nats.clone(), Arc::new(identity), &args.queue_group, config).await?;
@@ -152,9 +195,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         data_dir = %data_dir.display(),
         key_source = key_source_name,
         chain_id = args.chain_id,
+        open_enrollment = args.open_enrollment,
         "co-signer ready"
     );
-    let cosigner = Cosigner::new(wallets, args.chain_id, args.max_sessions);
+    let cosigner = Cosigner::new(Setup {
+        wallets,
+        memory,
+        enrollment,
+        chain_id: args.chain_id,
+        max_sessions: args.max_sessions,
+    });
     let _sweep = cosigner.spawn_unconfirmed_sweep(Duration::from_secs(args.unconfirmed_keygen_ttl));
     tokio::select! {
         () = cosigner.run(incoming) => anyhow::bail!("the broker subscription ended"),
@@ -163,6 +213,36 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn enroll(dir: &Path, client: Option<&str>, ttl: u64, json: bool) -> anyhow::Result<()> {
+    match client {
+        Some(client) => {
+            let added = enrollment::allow_client(dir, client)?;
+            if json {
+                println!("{}", serde_json::json!({"client": client, "added": added}));
+            } else if added {
+                println!("client {client} may now create wallets");
+            } else {
+                println!("client {client} was allowlisted already");
+            }
+        }
+        None => {
+            let token = enrollment::issue_token(dir, Duration::from_secs(ttl), unix_now())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"token": token, "expires_in_s": ttl})
+                );
+            } else {
+                println!("{token}");
+                eprintln!(
+                    "single use, valid {ttl} s: give it to the client for `mpc keygen --enroll`"
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn print_identity(identity: &mpc_session::Identity, json: bool) {

@@ -20,19 +20,35 @@ use mpc_protocol::{
 use mpc_session::{
     AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
 };
+use std::sync::Mutex;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::enrollment::Enrollment;
+use crate::replay::{Admission, SessionMemory};
+use crate::unix_now;
 use crate::wallets::{Claim, Wallet, Wallets};
-
-/// How many recent session ids the co-signer remembers to refuse replays.
-const REMEMBERED_SESSIONS: usize = 65_536;
 
 pub struct Cosigner {
     wallets: Arc<Wallets>,
+    memory: Arc<Mutex<SessionMemory>>,
+    enrollment: Arc<Enrollment>,
     policy: TxPolicy,
     slots: Arc<Semaphore>,
     signer: Dkls23,
+}
+
+/// What a co-signer serves with.
+pub struct Setup {
+    pub wallets: Wallets,
+    /// The session ids accepted within the freshness window.
+    pub memory: SessionMemory,
+    /// Who may create wallets.
+    pub enrollment: Enrollment,
+    /// Only transactions for this chain are signed.
+    pub chain_id: u64,
+    /// Sessions served at once; more are refused as busy.
+    pub max_sessions: usize,
 }
 
 /// A request that passed every check, holding its wallet for the session.
@@ -43,11 +59,13 @@ struct Prepared<T> {
 }
 
 impl Cosigner {
-    pub fn new(wallets: Wallets, chain_id: u64, max_sessions: usize) -> Cosigner {
+    pub fn new(setup: Setup) -> Cosigner {
         Cosigner {
-            wallets: Arc::new(wallets),
-            policy: TxPolicy::new(chain_id),
-            slots: Arc::new(Semaphore::new(max_sessions)),
+            wallets: Arc::new(setup.wallets),
+            memory: Arc::new(Mutex::new(setup.memory)),
+            enrollment: Arc::new(setup.enrollment),
+            policy: TxPolicy::new(setup.chain_id),
+            slots: Arc::new(Semaphore::new(setup.max_sessions)),
             signer: Dkls23,
         }
     }
@@ -77,11 +95,16 @@ impl Cosigner {
     /// cannot grow memory without bound.
     pub async fn run(self, mut incoming: Incoming) {
         let cosigner = Arc::new(self);
-        let mut seen = SeenSessions::default();
         while let Some(request) = incoming.next().await {
             // A replayed first handshake message would start a session nobody
-            // can finish; refuse it before spending a slot on it.
-            if !seen.insert(request.session_id.as_str()) {
+            // can finish; refuse a known one before spending a slot on it. This
+            // only reads: ids are remembered once their request authenticates.
+            let known = cosigner
+                .memory
+                .lock()
+                .expect("session memory")
+                .contains(request.session_id.as_str());
+            if known {
                 tracing::warn!(session = %request.session_id, "refused a replayed session id");
                 request
                     .reject(Rejection::new(
@@ -121,6 +144,14 @@ impl Cosigner {
                     return;
                 }
             };
+            let request = match self.remember(request).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "request refused");
+                    return;
+                }
+            };
             let outcome = match *request.op() {
                 Op::Keygen => self.keygen(request).await,
                 Op::Sign => self.sign(request).await,
@@ -142,6 +173,49 @@ impl Cosigner {
         }
         .instrument(span)
         .await
+    }
+
+    /// Remembers an authenticated request's session id (durably), so it is
+    /// served once, before a restart or after; a replay is refused. `None`
+    /// when refused.
+    async fn remember(
+        &self,
+        request: AuthenticatedRequest,
+    ) -> anyhow::Result<Option<AuthenticatedRequest>> {
+        let memory = Arc::clone(&self.memory);
+        let (session, issued_at) = (request.session_id().to_string(), request.issued_at());
+        let admission = tokio::task::spawn_blocking(move || {
+            let now = unix_now();
+            memory
+                .lock()
+                .expect("session memory")
+                .admit(&session, issued_at, now)
+        })
+        .await
+        .expect("session memory task panicked");
+        let refusal = match admission {
+            Ok(Admission::Fresh) => return Ok(Some(request)),
+            Ok(Admission::Replayed) => {
+                tracing::warn!("refused a replayed session id");
+                Rejection::new(
+                    RejectionCode::SessionReplayed.as_str(),
+                    "this session id was already used",
+                )
+            }
+            Ok(Admission::Full) => Rejection::new(
+                RejectionCode::Busy.as_str(),
+                "the co-signer is at capacity; retry",
+            ),
+            Err(error) => {
+                tracing::error!(%error, "could not remember the session id");
+                Rejection::new(
+                    RejectionCode::Internal.as_str(),
+                    "the co-signer could not record the session; see its logs",
+                )
+            }
+        };
+        request.reject(refusal).await?;
+        Ok(None)
     }
 
     /// Answers the request: refused with the rejection, or accepted with the
@@ -180,13 +254,26 @@ impl Cosigner {
             let wallet_id = body.wallet_id.clone();
             self.blocking(move |wallets| wallets.ensure_new(&wallet_id))
                 .await?;
-            Ok(Prepared {
-                body,
-                wallet: None,
-                _claim: claim,
+            let (enrollment, token) = (Arc::clone(&self.enrollment), body.enrollment_token.clone());
+            let admitted = tokio::task::spawn_blocking(move || {
+                enrollment.admit(&client_pub, token.as_deref(), unix_now())
             })
+            .await
+            .expect("enrollment task panicked")?;
+            Ok((
+                Prepared {
+                    body,
+                    wallet: None,
+                    _claim: claim,
+                },
+                admitted,
+            ))
         }
         .await;
+        let (prepared, admitted) = match prepared {
+            Ok((prepared, admitted)) => (Ok(prepared), Some(admitted)),
+            Err(rejection) => (Err(rejection), None),
+        };
         let Some((prepared, mut channel)) = Self::answer(request, prepared).await? else {
             return Ok(());
         };
@@ -207,6 +294,9 @@ impl Cosigner {
                 .abort("the co-signer could not store its share")
                 .await;
             return Err(error).context("store the new share");
+        }
+        if let Some(admitted) = admitted {
+            admitted.spend();
         }
         send_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
         tracing::info!(wallet = %wallet_id, %address, "wallet created, awaiting the client's confirmation");
@@ -266,7 +356,21 @@ impl Cosigner {
         self.lock_on_misbehaviour(wallet_id, &signed).await;
         signed?;
         tracing::info!(wallet = %wallet_id, %path, digest = %hex::encode(digest), "signed");
-        Ok(())
+        self.settle(wallet_id).await
+    }
+
+    /// After a session the pinned client completed with the current share,
+    /// which a replayed request cannot do: that client kept its share (a
+    /// keygen whose confirmation was lost is settled), and it uses the
+    /// current pair, so a share staged by an interrupted refresh is dead.
+    async fn settle(&self, wallet_id: &str) -> anyhow::Result<()> {
+        let id = wallet_id.to_owned();
+        self.blocking(move |wallets| {
+            wallets.confirm(&id)?;
+            wallets.discard_staged(&id).map(drop)
+        })
+        .await
+        .context("settle the wallet after a completed session")
     }
 
     async fn refresh(&self, request: AuthenticatedRequest) -> anyhow::Result<()> {
@@ -337,6 +441,10 @@ impl Cosigner {
         self.blocking(move |wallets| wallets.promote(&id))
             .await
             .context("promote the refreshed share")?;
+        let id = wallet_id.clone();
+        self.blocking(move |wallets| wallets.confirm(&id))
+            .await
+            .context("confirm the wallet")?;
         send_confirm(&mut channel, rounds::REFRESH_PROMOTED, new_version).await?;
         tracing::info!(wallet = %wallet_id, share_version = new_version, "shares refreshed");
         Ok(())
@@ -369,20 +477,27 @@ impl Cosigner {
         client_pub: &[u8; 32],
     ) -> Result<(Claim, Arc<Wallet>), Rejection> {
         let claim = self.wallets.claim(wallet_id)?;
+        let wrong_client = || {
+            Rejection::new(
+                RejectionCode::WrongClient.as_str(),
+                format!("wallet {wallet_id} is paired with another client identity"),
+            )
+        };
+        // The header's pin is read first, so another client's request costs
+        // no decryption (Argon2id); the decryption then authenticates it.
+        let id = wallet_id.to_owned();
+        if &self
+            .blocking(move |wallets| wallets.pinned_client(&id))
+            .await?
+            != client_pub
+        {
+            return Err(wrong_client());
+        }
         let id = wallet_id.to_owned();
         let wallet = self.blocking(move |wallets| wallets.load(&id)).await?;
         if &wallet.client_pub != client_pub {
-            return Err(Rejection::new(
-                RejectionCode::WrongClient.as_str(),
-                format!("wallet {wallet_id} is paired with another client identity"),
-            ));
+            return Err(wrong_client());
         }
-        // The pinned client authenticated this session, so it kept its share:
-        // a keygen whose confirmation was lost is settled here.
-        let id = wallet_id.to_owned();
-        self.blocking(move |wallets| wallets.confirm(&id))
-            .await
-            .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?;
         Ok((claim, wallet))
     }
 
@@ -396,15 +511,7 @@ impl Cosigner {
     ) -> Result<(Claim, Arc<Wallet>), Rejection> {
         let (claim, wallet) = self.paired_wallet(wallet_id, client_pub).await?;
         match client_version.cmp(&wallet.version) {
-            std::cmp::Ordering::Equal => {
-                // A refresh that never completed left a staged share here: the
-                // client still uses the old pair, so the staged one is dead.
-                let id = wallet_id.to_owned();
-                self.blocking(move |wallets| wallets.discard_staged(&id))
-                    .await
-                    .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?;
-                Ok((claim, wallet))
-            }
+            std::cmp::Ordering::Equal => Ok((claim, wallet)),
             std::cmp::Ordering::Less => Err(Rejection::new(
                 RejectionCode::ClientShareOutdated.as_str(),
                 format!(
@@ -477,45 +584,4 @@ impl Cosigner {
 
 fn bad(error: mpc_api::DecodeError) -> Rejection {
     Rejection::new(RejectionCode::BadRequest.as_str(), error.to_string())
-}
-
-/// The most recent session ids, oldest forgotten first: bounded memory.
-#[derive(Default)]
-struct SeenSessions {
-    order: std::collections::VecDeque<String>,
-    set: std::collections::HashSet<String>,
-}
-
-impl SeenSessions {
-    /// False when `session_id` was seen already.
-    fn insert(&mut self, session_id: &str) -> bool {
-        if !self.set.insert(session_id.to_owned()) {
-            return false;
-        }
-        self.order.push_back(session_id.to_owned());
-        if self.order.len() > REMEMBERED_SESSIONS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
-            }
-        }
-        true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_session_id_is_accepted_once_and_memory_stays_bounded() {
-        let mut seen = SeenSessions::default();
-        assert!(seen.insert("a"));
-        assert!(!seen.insert("a"));
-        for i in 0..REMEMBERED_SESSIONS {
-            assert!(seen.insert(&i.to_string()));
-        }
-        assert_eq!(seen.set.len(), REMEMBERED_SESSIONS);
-        // "a" was the oldest and is forgotten.
-        assert!(seen.insert("a"));
-    }
 }

@@ -143,6 +143,25 @@ impl Wallets {
         Ok(wallet)
     }
 
+    /// The client key pinned in the wallet's share header, read without
+    /// decrypting: cheap enough to check before [`load`](Self::load). Not yet
+    /// authenticated; `load` authenticates the header. Blocking.
+    pub fn pinned_client(&self, wallet_id: &str) -> Result<[u8; 32], Rejection> {
+        let path = self.path(wallet_id)?;
+        let info = match mpc_store::read_info(&path) {
+            Ok(info) => info,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(Rejection::new(
+                    RejectionCode::UnknownWallet.as_str(),
+                    format!("the co-signer has no wallet {wallet_id}"),
+                ))
+            }
+            Err(e) => return Err(internal(e)),
+        };
+        pairing::pinned_peer(&info)
+            .ok_or_else(|| internal(format!("wallet {wallet_id} has no pinned client identity")))
+    }
+
     /// Refuses keygen for a wallet id that is already taken. Blocking.
     pub fn ensure_new(&self, wallet_id: &str) -> Result<(), Rejection> {
         if self.store.exists(wallet_id).map_err(bad_request)? {
@@ -253,7 +272,7 @@ impl Wallets {
     /// Makes the staged share current. Blocking.
     pub fn promote(&self, wallet_id: &str) -> Result<(), StoreError> {
         let path = self.store.share_path(wallet_id)?;
-        mpc_store::promote_next(&path)?;
+        mpc_store::promote_next(&path, self.passphrase())?;
         self.cache.lock().expect("cache").remove(wallet_id);
         Ok(())
     }
