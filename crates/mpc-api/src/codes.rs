@@ -87,6 +87,20 @@ impl RejectionCode {
         }
     }
 
+    /// Whether the co-signer may send this code in clear, before it knows
+    /// who asked (a malformed or replayed request, or no room for it). Every
+    /// other refusal comes inside the Noise session; one that arrives in clear
+    /// was forged.
+    pub fn sent_before_authentication(self) -> bool {
+        matches!(
+            self,
+            RejectionCode::Busy
+                | RejectionCode::BadRequest
+                | RejectionCode::SessionReplayed
+                | RejectionCode::Unrecognized
+        )
+    }
+
     /// The code a wire string names; [`Unrecognized`](Self::Unrecognized)
     /// for one this version does not know.
     pub fn from_wire(code: &str) -> RejectionCode {

@@ -207,6 +207,13 @@ impl Error {
     fn classify(&self) -> (&'static str, Category) {
         use Category::*;
         match self {
+            // The co-signer says anything else only inside the session: in
+            // clear it is somebody else's, and means nothing (see `Refused`).
+            Error::Refused {
+                code,
+                authenticated: false,
+                ..
+            } if !code.sent_before_authentication() => ("unauthenticated_refusal", Failure),
             Error::Refused { code, .. } => refusal(*code),
             // Not "unreachable" (5): a retry would meet the same key; like a
             // reply that fails Noise authentication, it is refused outright.

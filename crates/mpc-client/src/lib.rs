@@ -62,7 +62,7 @@ pub use embedded::ObserverAccess;
 pub use error::{Category, Error, Result};
 pub use mpc_api::broadcast::Waiting;
 pub use mpc_api::RejectionCode;
-pub use mpc_session::{ExpectedKey, Fingerprint};
+pub use mpc_session::{ExpectedKey, Fingerprint, Identity};
 pub use mpc_store::{KeySource, Overwrite, Passphrase, ShareInfo};
 pub use signer::MpcSigner;
 pub use wallet::{typed_data_payload, Account, Rotated, Share, Signed, Wallet};
