@@ -18,6 +18,10 @@ use crate::SessionConfig;
 
 /// Longest abort reason sent to the peer.
 const MAX_ABORT_REASON: usize = 256;
+/// What a session may always buffer, whatever other sessions hold: more than
+/// an honest peer is ever ahead (two keygen messages), so floods elsewhere
+/// that exhaust the shared budget cannot starve it.
+const GUARANTEED_BUFFER: usize = 256 << 10;
 
 /// An end-to-end encrypted channel to the one peer of a session. Dropping it
 /// unsubscribes from the session subject.
@@ -228,10 +232,11 @@ impl NatsPeerChannel {
             });
         }
         let budget = &self.config.buffer_budget;
-        if !budget.take(bytes) {
+        let shared = shared_part(held) - shared_part(self.buffered_bytes);
+        if !budget.take(shared) {
             return Err(ChannelError::OverBudget {
                 scope: "all sessions'",
-                bytes: budget.used() + bytes,
+                bytes: budget.used() + shared,
                 limit: budget.limit(),
             });
         }
@@ -240,8 +245,10 @@ impl NatsPeerChannel {
     }
 
     fn release(&mut self, bytes: usize) {
-        self.buffered_bytes -= bytes;
-        self.config.buffer_budget.give_back(bytes);
+        let held = self.buffered_bytes - bytes;
+        let shared = shared_part(self.buffered_bytes) - shared_part(held);
+        self.config.buffer_budget.give_back(shared);
+        self.buffered_bytes = held;
     }
 
     fn deliver(&mut self, round: Round, body: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
@@ -362,9 +369,14 @@ impl PeerChannel for NatsPeerChannel {
 /// How long an abort may wait for the broker to take it.
 const ABORT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The bytes of a session's buffer counted against the shared budget.
+fn shared_part(held: usize) -> usize {
+    held.saturating_sub(GUARANTEED_BUFFER)
+}
+
 impl Drop for NatsPeerChannel {
     fn drop(&mut self) {
-        self.config.buffer_budget.give_back(self.buffered_bytes);
+        self.release(self.buffered_bytes);
     }
 }
 

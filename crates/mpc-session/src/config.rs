@@ -19,7 +19,7 @@ pub struct SessionConfig {
     /// How many bytes of such messages one session may hold.
     pub max_buffered_bytes: usize,
     /// The bytes all sessions made from this config may hold together
-    /// (clones share it).
+    /// (clones share it), beyond the 256 KiB each may always hold.
     pub buffer_budget: BufferBudget,
 }
 
