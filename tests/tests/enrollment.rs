@@ -102,3 +102,22 @@ async fn an_allowlisted_client_key_needs_no_token_and_another_key_is_refused() {
     assert_eq!(error.code(), "not_enrolled", "{error}");
     assert!(!d.path("stranger.enc").exists());
 }
+
+#[test]
+fn mpc_serve_keygen_takes_the_token_and_refuses_without_it() {
+    let d = Deployment::start_enrolled(&[]);
+    let api = mpc_e2e::api::Api::start(&d, &[]);
+    let started = api.ok("/keygen/init", serde_json::json!({}));
+    let message = api.err(
+        "/keygen/complete",
+        started,
+        reqwest::StatusCode::FORBIDDEN,
+        "not_enrolled",
+    );
+    assert!(message.contains("enrollment token"), "{message}");
+    assert!(!d.path(mpc_e2e::api::SHARE).exists());
+
+    let token = enroll(&d, &[])["token"].as_str().unwrap().to_owned();
+    let wallet = api.keygen(serde_json::json!({"enroll": token}));
+    assert!(wallet["address"].is_string(), "{wallet}");
+}

@@ -14,13 +14,15 @@ Environment:
   MPC_PASSPHRASE, MPC_PASSPHRASE_FILE   share passphrase for non-interactive use
   MPC_KEY_SOURCE       keyring | passphrase
   MPC_COSIGNER_KEY     the co-signer key or fingerprint keygen must find (mpc-cosigner identity)
+  MPC_ENROLL_TOKEN     the single-use token keygen shows the co-signer (mpc-cosigner enroll)
   MPC_HOME             local state (embedded broker, co-signer data, HTTP token)
   MPC_LOG              log filter; logs are JSON lines on stderr (off by default)
 
 Exit codes:
   0 ok, 1 failure, 2 usage (also: file exists, no terminal for a passphrase, malformed URL),
   3 invalid input, 4 share or backup unreadable, 5 broker or co-signer unreachable / timeout,
-  6 wallet locked, 7 chain or RPC error, 9 backup or share stale (rotated since), 130 interrupted
+  6 wallet locked, 7 chain or RPC error, 8 refused by the co-signer's policy (names the rule),
+  9 backup or share stale (rotated since), 130 interrupted
 
 Example, a first transaction:
   mpc keygen --out client_share.enc

@@ -420,6 +420,21 @@ impl Connection {
         key_source: KeySource,
         overwrite: Overwrite,
     ) -> Result<(Wallet, KeygenOutcome)> {
+        let token = self.inner.enrollment.token.clone();
+        self.keygen_enrolled(out, key_source, overwrite, token)
+            .await
+    }
+
+    /// [`keygen`](Self::keygen) admitted by this enrollment `token` instead
+    /// of the builder's [`enrollment_token`](ConnectionBuilder::enrollment_token):
+    /// for a service that keeps one connection and is handed a token per wallet.
+    pub async fn keygen_enrolled(
+        &self,
+        out: &Path,
+        key_source: KeySource,
+        overwrite: Overwrite,
+        token: Option<String>,
+    ) -> Result<(Wallet, KeygenOutcome)> {
         if overwrite == Overwrite::Refuse && out.exists() {
             return Err(mpc_store::StoreError::AlreadyExists { path: out.into() }.into());
         }
@@ -440,7 +455,7 @@ impl Connection {
         let request = KeygenRequest {
             wallet_id: wallet_id.clone(),
             protocol: PROTOCOL.to_owned(),
-            enrollment_token: self.inner.enrollment.token.clone(),
+            enrollment_token: token,
         };
         let identity = match &self.inner.enrollment.identity {
             Some(identity) => Identity::from_bytes(&identity.to_bytes())?,

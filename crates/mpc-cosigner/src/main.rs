@@ -35,6 +35,7 @@ Examples:
   MPC_NATS_URL=nats://cosigner:PASSWORD@127.0.0.1:4222 MPC_PASSPHRASE_FILE=/run/secrets/pw \\
     mpc-cosigner --data-dir /var/lib/mpc-cosigner
   mpc-cosigner --data-dir /var/lib/mpc-cosigner identity   # hand the fingerprint to clients
+  mpc-cosigner --data-dir /var/lib/mpc-cosigner enroll     # a token for one `mpc keygen --enroll`
   MPC_BACKUP_PASSPHRASE_FILE=/root/backup-pw mpc-cosigner --data-dir /var/lib/mpc-cosigner \\
     backup export --wallet 9ba3bea5-... --out 9ba3bea5.backup"
 )]

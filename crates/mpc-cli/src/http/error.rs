@@ -45,6 +45,9 @@ fn status_of(error: &CliError) -> StatusCode {
             return StatusCode::CONFLICT
         }
         "cosigner_timeout" | "broadcast_timeout" => return StatusCode::GATEWAY_TIMEOUT,
+        "not_enrolled" => return StatusCode::FORBIDDEN,
+        // Something on the broker answered in the co-signer's place.
+        "unauthenticated_refusal" => return StatusCode::BAD_GATEWAY,
         // The server was started without an RPC: not the caller's fault.
         "rpc_url_missing" => return StatusCode::SERVICE_UNAVAILABLE,
         _ => {}

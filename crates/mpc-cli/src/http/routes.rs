@@ -64,6 +64,9 @@ pub struct KeygenInit {
     out: Option<PathBuf>,
     #[serde(default)]
     force: bool,
+    /// The co-signer's single-use enrollment token (`mpc-cosigner enroll`).
+    #[serde(default, deserialize_with = "present")]
+    enroll: Option<String>,
 }
 
 pub async fn keygen_init(
@@ -82,7 +85,7 @@ pub async fn keygen_init(
     let session_id = server.keygens.start(&out, async move {
         let (_, outcome) = task_server
             .connection
-            .keygen(&target, key_source, overwrite)
+            .keygen_enrolled(&target, key_source, overwrite, body.enroll)
             .await?;
         Ok(serde_json::to_value(KeygenView::from(outcome)).expect("results are plain JSON"))
     })?;
