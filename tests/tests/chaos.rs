@@ -594,13 +594,13 @@ fn garbage(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A request envelope as the co-signer expects it, with a random client key
+/// A request envelope (wire version 2) as the co-signer expects it, with a random client key
 /// and a handshake that cannot authenticate: it costs the co-signer a Noise
 /// handshake attempt and a refusal.
 fn forged_request(seed: u64) -> Vec<u8> {
     let text = |s: &str| CborValue::Text(s.to_owned());
     let envelope = CborValue::Map(vec![
-        (text("version"), CborValue::Integer(1.into())),
+        (text("version"), CborValue::Integer(2.into())),
         (text("session_id"), text(&hex::encode(garbage(seed, 16)))),
         (
             text("client_static_pub"),

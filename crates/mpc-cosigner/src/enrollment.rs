@@ -52,15 +52,21 @@ pub enum EnrollmentError {
 /// drop it otherwise (a token then becomes usable again).
 #[must_use]
 pub struct Admitted {
-    held_token: Option<PathBuf>,
+    held_token: Option<HeldToken>,
+}
+
+/// A token file renamed aside while its keygen runs.
+struct HeldToken {
+    file: PathBuf,
+    held: PathBuf,
 }
 
 impl Admitted {
     /// The wallet was created: its token can never be used again.
     pub fn spend(mut self) {
-        if let Some(held) = self.held_token.take() {
-            if let Err(error) = std::fs::remove_file(&held) {
-                tracing::error!(token = %held.display(), %error, "could not remove a used enrollment token");
+        if let Some(token) = self.held_token.take() {
+            if let Err(error) = std::fs::remove_file(&token.held) {
+                tracing::error!(token = %token.held.display(), %error, "could not remove a used enrollment token");
             }
         }
     }
@@ -68,10 +74,9 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Some(held) = self.held_token.take() {
-            let token = PathBuf::from(held.to_string_lossy().trim_end_matches(IN_USE));
-            if let Err(error) = std::fs::rename(&held, &token) {
-                tracing::error!(token = %held.display(), %error, "could not release an enrollment token");
+        if let Some(token) = self.held_token.take() {
+            if let Err(error) = std::fs::rename(&token.held, &token.file) {
+                tracing::error!(token = %token.held.display(), %error, "could not release an enrollment token");
             }
         }
     }
@@ -127,7 +132,7 @@ impl Enrollment {
         // The rename is the hold: of two keygens with one token, one wins.
         std::fs::rename(&file, &held).map_err(|_| unusable())?;
         Ok(Admitted {
-            held_token: Some(held),
+            held_token: Some(HeldToken { file, held }),
         })
     }
 }
@@ -160,18 +165,8 @@ pub fn allow_client(dir: &Path, client: &str) -> Result<bool, EnrollmentError> {
         line: 0,
         reason: error.to_string(),
     })?;
-    let mut text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(EnrollmentError::Io {
-                action: "read",
-                path,
-                source,
-            })
-        }
-    };
-    if read_allowlist(&path)?
+    let mut text = read_text(&path)?;
+    if parse_allowlist(&path, &text)?
         .iter()
         .any(|known| known.fingerprint() == key.fingerprint())
     {
@@ -193,17 +188,23 @@ pub fn allow_client(dir: &Path, client: &str) -> Result<bool, EnrollmentError> {
 
 /// The allowlist: one client public key or fingerprint per line, `#` comments.
 fn read_allowlist(path: &Path) -> Result<Vec<ExpectedKey>, EnrollmentError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(EnrollmentError::Io {
-                action: "read",
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
+    parse_allowlist(path, &read_text(path)?)
+}
+
+/// A file's text; empty when there is none.
+fn read_text(path: &Path) -> Result<String, EnrollmentError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(EnrollmentError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn parse_allowlist(path: &Path, text: &str) -> Result<Vec<ExpectedKey>, EnrollmentError> {
     text.lines()
         .enumerate()
         .map(|(index, line)| (index, line.split('#').next().unwrap_or("").trim()))

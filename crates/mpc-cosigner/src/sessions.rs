@@ -260,24 +260,21 @@ impl Cosigner {
             })
             .await
             .expect("enrollment task panicked")?;
-            Ok((
-                Prepared {
-                    body,
-                    wallet: None,
-                    _claim: claim,
-                },
-                admitted,
-            ))
+            Ok(Prepared {
+                body: (body.wallet_id, admitted),
+                wallet: None,
+                _claim: claim,
+            })
         }
         .await;
-        let (prepared, admitted) = match prepared {
-            Ok((prepared, admitted)) => (Ok(prepared), Some(admitted)),
-            Err(rejection) => (Err(rejection), None),
-        };
         let Some((prepared, mut channel)) = Self::answer(request, prepared).await? else {
             return Ok(());
         };
-        let wallet_id = prepared.body.wallet_id;
+        let Prepared {
+            body: (wallet_id, admitted),
+            _claim,
+            ..
+        } = prepared;
         let context = SessionContext::new(channel.session_id().as_str(), wallet_id.as_str());
         let share = self
             .signer
@@ -295,9 +292,7 @@ impl Cosigner {
                 .await;
             return Err(error).context("store the new share");
         }
-        if let Some(admitted) = admitted {
-            admitted.spend();
-        }
+        admitted.spend();
         send_confirm(&mut channel, rounds::KEYGEN_SAVED, 0).await?;
         tracing::info!(wallet = %wallet_id, %address, "wallet created, awaiting the client's confirmation");
         match recv_confirm(&mut channel, rounds::KEYGEN_WRITTEN, 0).await {

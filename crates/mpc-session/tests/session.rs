@@ -241,7 +241,7 @@ async fn a_reply_not_from_the_pinned_cosigner_is_refused() {
         let forged = ciborium::Value::Map(vec![(
             "Handshake".into(),
             ciborium::Value::Map(vec![
-                ("version".into(), 1.into()),
+                ("version".into(), 2.into()),
                 ("handshake".into(), ciborium::Value::Bytes(vec![0x42; 96])),
             ]),
         )]);
