@@ -23,6 +23,7 @@ use mpc_session::{
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::policy::PolicyEngine;
 use crate::wallets::{Claim, Wallet, Wallets};
 
 /// How many recent session ids the co-signer remembers to refuse replays.
@@ -30,7 +31,10 @@ const REMEMBERED_SESSIONS: usize = 65_536;
 
 pub struct Cosigner {
     wallets: Arc<Wallets>,
+    /// The floor every payload meets: the chain and the fee cap.
     policy: TxPolicy,
+    /// The operator's policy file and ledger, when one is configured.
+    engine: Option<Arc<PolicyEngine>>,
     slots: Arc<Semaphore>,
     signer: Dkls23,
 }
@@ -47,9 +51,16 @@ impl Cosigner {
         Cosigner {
             wallets: Arc::new(wallets),
             policy: TxPolicy::new(chain_id),
+            engine: None,
             slots: Arc::new(Semaphore::new(max_sessions)),
             signer: Dkls23,
         }
+    }
+
+    /// Signs only what `engine` allows, counting each signature in its ledger.
+    pub fn with_policy(mut self, engine: Arc<PolicyEngine>) -> Cosigner {
+        self.engine = Some(engine);
+        self
     }
 
     /// Removes wallets whose keygen was never confirmed once they are older
@@ -246,6 +257,12 @@ impl Cosigner {
                 .await?;
             // The digest is computed here, from the payload, never taken from the client.
             let (path, digest) = self.check_payload(&body)?;
+            // Counted (and fsynced) before the rounds: a failed signing still counts.
+            if let Some(engine) = &self.engine {
+                engine
+                    .authorize_session(&body.wallet_id, &body.payload)
+                    .await?;
+            }
             Ok(Prepared {
                 body: (body.wallet_id, path, digest),
                 wallet: Some(wallet),
