@@ -184,9 +184,12 @@ impl From<SessionError> for Error {
                 code: RejectionCode::from_wire(&rejection.code),
                 message: rejection.message,
                 authenticated,
-                violation: rejection.violation.map(|violation| PolicyViolation {
-                    rule: PolicyRule::from_wire(&violation.rule),
-                    value: violation.value,
+                violation: rejection.violation.map(|violation| {
+                    let mpc_session::Violation { rule, value } = *violation;
+                    PolicyViolation {
+                        rule: PolicyRule::from_wire(&rule),
+                        value,
+                    }
                 }),
             },
             other => Error::Session(other),

@@ -48,9 +48,10 @@ pub struct Rejection {
     /// Human-readable explanation.
     pub message: String,
     /// For a policy refusal, the rule and the value that broke it as data.
-    /// Older peers neither send nor expect it (serde default).
+    /// Older peers neither send nor expect it (serde default). Boxed: every
+    /// `SessionError` carries a `Rejection`, and most never this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub violation: Option<Violation>,
+    pub violation: Option<Box<Violation>>,
 }
 
 /// Which rule of the co-signer's policy refused, and the value that broke it.

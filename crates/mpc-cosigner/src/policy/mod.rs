@@ -1,7 +1,7 @@
 //! The co-signer's policy: what it agrees to sign, beyond the built-in
 //! floor (the configured chain and the fee cap of [`mpc_evm::TxPolicy`]).
 //!
-//! - [`file`]: the policy file (TOML), global rules and per-wallet
+//! - [`file`](mod@file): the policy file (TOML), global rules and per-wallet
 //!   overrides, validated with errors that name the line;
 //! - [`rules`]: the built-in rules, one [`Policy`];
 //! - [`effects`]: what a payload would do (native spend, decoded ERC-20
@@ -76,10 +76,10 @@ impl Refusal {
     /// The refusal as the client receives it, inside the session.
     pub fn rejection(&self) -> Rejection {
         Rejection {
-            violation: Some(Violation {
+            violation: Some(Box::new(Violation {
                 rule: self.rule.as_str().to_owned(),
                 value: self.value.clone(),
-            }),
+            })),
             ..Rejection::new(RejectionCode::PolicyRefused.as_str(), self.to_string())
         }
     }
