@@ -71,8 +71,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger for recording, creating it if absent, and compacts it.
+    /// Opens the ledger for recording, creating it (and its directory, on a
+    /// first start) if absent, and compacts it.
     pub fn open(path: PathBuf, now: SystemTime) -> Result<Ledger, LedgerError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError {
+                path: path.clone(),
+                source,
+            })?;
+        }
         let mut ledger = Ledger::read(path, now)?;
         ledger.compact()?;
         Ok(ledger)
@@ -249,6 +256,15 @@ mod tests {
         // Opening compacted the file to the live entries.
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert_eq!(lines, 3);
+    }
+
+    #[test]
+    fn a_first_start_creates_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/ledger.jsonl");
+        let mut ledger = Ledger::open(path.clone(), SystemTime::now()).unwrap();
+        ledger.record(entry("w", SystemTime::now(), 1)).unwrap();
+        assert!(path.is_file());
     }
 
     #[test]
