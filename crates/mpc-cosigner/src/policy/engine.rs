@@ -185,3 +185,134 @@ pub fn spawn_reload_on_hangup(
         }
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use mpc_evm::Bytes;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::policy::PolicyRule;
+
+    const CHAIN: u64 = 11_155_111;
+
+    fn message(text: &str) -> SignPayload {
+        SignPayload::PersonalMessage(Bytes::from(text.as_bytes().to_vec()))
+    }
+
+    fn engine(dir: &Path, policy: &str) -> PolicyEngine {
+        let file = dir.join("policy.toml");
+        std::fs::write(&file, policy).unwrap();
+        PolicyEngine::open(&file, dir, CHAIN).unwrap()
+    }
+
+    fn refused_rule(result: Result<impl Sized, PolicyError>) -> PolicyRule {
+        match result {
+            Err(PolicyError::Refused(refusal)) => refusal.rule,
+            Err(other) => panic!("not a refusal: {other}"),
+            Ok(_) => panic!("allowed"),
+        }
+    }
+
+    #[test]
+    fn authorize_counts_durably_and_evaluate_counts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), "max_signatures_per_minute = 2\n");
+        for _ in 0..5 {
+            engine.evaluate("w", &message("a")).unwrap();
+        }
+        engine.authorize("w", &message("a")).unwrap();
+        engine.authorize("w", &message("b")).unwrap();
+        let third = engine.authorize("w", &message("c"));
+        assert_eq!(refused_rule(third), PolicyRule::SignaturesPerMinute);
+        // Another wallet has its own count.
+        engine.authorize("other", &message("a")).unwrap();
+
+        // A restarted co-signer reads the same count from the ledger.
+        drop(engine);
+        let file = dir.path().join("policy.toml");
+        let reopened = PolicyEngine::read_only(&file, dir.path(), CHAIN).unwrap();
+        let again = reopened.evaluate("w", &message("d"));
+        assert_eq!(refused_rule(again), PolicyRule::SignaturesPerMinute);
+    }
+
+    #[test]
+    fn a_reload_that_fails_keeps_the_rules_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), "[message]\nallowed = false\n");
+        let refused = engine.evaluate("w", &message("hi"));
+        assert_eq!(refused_rule(refused), PolicyRule::MessageAllowed);
+
+        std::fs::write(engine.path(), "[message]\nallowed = nope\n").unwrap();
+        let error = engine.reload().unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{error}");
+        let refused = engine.evaluate("w", &message("hi"));
+        assert_eq!(refused_rule(refused), PolicyRule::MessageAllowed);
+
+        std::fs::write(engine.path(), "[message]\nallowed = true\n").unwrap();
+        engine.reload().unwrap();
+        engine.evaluate("w", &message("hi")).unwrap();
+    }
+
+    /// An operator's rule: no messages that mention a word.
+    struct NoWord(&'static str);
+
+    impl Policy for NoWord {
+        fn check(&self, request: &Request<'_>) -> Result<(), Refusal> {
+            match request.payload {
+                SignPayload::PersonalMessage(text)
+                    if text.windows(self.0.len()).any(|w| w == self.0.as_bytes()) =>
+                {
+                    Err(Refusal::new(
+                        PolicyRule::Other("acme.no_word".into()),
+                        self.0,
+                        format!("messages may not say {:?}", self.0),
+                    ))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn an_operators_policy_runs_after_the_files_and_is_named_in_the_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), "").with_policy(NoWord("secret"));
+        engine.authorize("w", &message("hello")).unwrap();
+        let Err(PolicyError::Refused(refusal)) = engine.authorize("w", &message("a secret")) else {
+            panic!("the operator's policy did not refuse");
+        };
+        let rejection = refusal.rejection();
+        assert_eq!(rejection.code, "policy_refused");
+        assert_eq!(
+            rejection.message,
+            "rule acme.no_word: messages may not say \"secret\""
+        );
+        let violation = rejection.violation.expect("a violation");
+        assert_eq!(
+            (violation.rule.as_str(), violation.value.as_str()),
+            ("acme.no_word", "secret")
+        );
+    }
+
+    /// A `Rejection` as a peer from before policy violations encodes it.
+    #[derive(Serialize, Deserialize)]
+    struct OldRejection {
+        code: String,
+        message: String,
+    }
+
+    #[test]
+    fn refusals_decode_both_ways_with_peers_that_predate_violations() {
+        let old = OldRejection {
+            code: "busy".into(),
+            message: "retry".into(),
+        };
+        let new: Rejection = mpc_api::decode("rejection", &mpc_api::encode(&old)).unwrap();
+        assert_eq!(new, Rejection::new("busy", "retry"));
+        let refusal = Refusal::new(PolicyRule::MaxValue, "2 ETH", "2 ETH is above 1 ETH");
+        let seen: OldRejection =
+            mpc_api::decode("rejection", &mpc_api::encode(&refusal.rejection())).unwrap();
+        assert_eq!(seen.message, "rule tx.max_value: 2 ETH is above 1 ETH");
+    }
+}
