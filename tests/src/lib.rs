@@ -15,10 +15,16 @@ use serde_json::Value;
 /// The first `sh` block after `heading` in the README: tests run the
 /// README's commands as written, placeholders replaced.
 pub fn readme_block(heading: &str) -> String {
+    readme_block_of(heading, "sh")
+}
+
+/// The first block of `language` (`sh`, `toml`) after `heading` in the README.
+pub fn readme_block_of(heading: &str, language: &str) -> String {
     let path = mpc_testkit::workspace_root().join("README.md");
     let readme = std::fs::read_to_string(path).expect("read README.md");
     let section = &readme[readme.find(heading).expect("the README has the section")..];
-    let start = section.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let fence = format!("```{language}\n");
+    let start = section.find(&fence).expect("a block of that language") + fence.len();
     let end = start + section[start..].find("```").expect("the block ends");
     section[start..end].to_owned()
 }

@@ -11,8 +11,10 @@
 
 pub mod broadcast;
 mod codes;
+mod policy;
 
 pub use codes::RejectionCode;
+pub use policy::{PolicyRule, PolicyViolation};
 
 use mpc_evm::SignPayload;
 use mpc_protocol::{ChannelError, PeerChannel, Round};

@@ -2,8 +2,8 @@
 //! broker with the real co-signer; throughput with 1, 4 and 16 wallets on
 //! one and two co-signers; the co-signer's memory over a long run; bytes on
 //! the wire and where a signature's time goes; `eth_sendTransaction` through
-//! `mpc serve`'s `/rpc` with a node and the broadcaster. Prints one JSON
-//! object.
+//! `mpc serve`'s `/rpc` with a node and the broadcaster; the co-signer's
+//! policy check per signature. Prints one JSON object.
 //!
 //! Run through `scripts/bench [--quick] [--json]`, which builds the release
 //! binaries this one starts.
@@ -12,6 +12,7 @@ mod cbor;
 mod deployment;
 mod inprocess;
 mod overnats;
+mod policy;
 mod report;
 mod rpc;
 mod serve;
@@ -74,6 +75,8 @@ struct Plan {
     memory_signatures: usize,
     /// Requests to `mpc serve` in its memory run.
     serve_requests: usize,
+    /// Policy checks (and as many recorded checks) timed.
+    policy_checks: usize,
 }
 
 const QUICK: Plan = Plan {
@@ -84,6 +87,7 @@ const QUICK: Plan = Plan {
     throughput_signatures: 32,
     memory_signatures: 200,
     serve_requests: 80,
+    policy_checks: 200,
 };
 
 const FULL: Plan = Plan {
@@ -94,6 +98,7 @@ const FULL: Plan = Plan {
     throughput_signatures: 320,
     memory_signatures: 10_000,
     serve_requests: 2_000,
+    policy_checks: 2_000,
 };
 
 /// Progress for the person waiting; stdout stays one JSON object.
@@ -139,6 +144,11 @@ async fn run(
     mpc: PathBuf,
     broadcaster: PathBuf,
 ) -> anyhow::Result<Report> {
+    progress(&format!(
+        "{} policy checks against a ledger of many entries",
+        plan.policy_checks
+    ));
+    let policy = policy::measure(plan.policy_checks)?;
     progress("starting nats-server and the co-signer");
     let mut deployment = Deployment::start(cosigner).await?;
     let memory_at_start = deployment.first_cosigner().memory()?;
@@ -252,6 +262,7 @@ async fn run(
         sign_mpc_signer: Summary::of(sign_mpc_signer),
         rpc_send_transaction,
         refresh: refresh.summary(),
+        policy,
     };
     let profile = Profile {
         protocol_compute_ms: operations.sign.in_process.p50_ms,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::cbor::CborCost;
 use crate::deployment::Memory;
 use crate::overnats::{Throughput, WireBytes};
+use crate::policy::PolicyCost;
 use crate::serve::ServeMemory;
 use crate::stats::{round2, Summary};
 
@@ -73,6 +74,8 @@ pub struct Operations {
     /// Over NATS this is `mpc rotate`'s whole flow: refresh, both new shares
     /// staged on disk (Argon2id on each side), a check signature, promotion.
     pub refresh: SideBySide,
+    /// The co-signer's policy check before each signature, in process.
+    pub policy: PolicyCost,
 }
 
 /// The first co-signer's resident memory through the run.
@@ -142,6 +145,7 @@ pub struct Targets {
     pub at_least_40_signatures_per_s_with_16_wallets: bool,
     pub cosigner_memory_flat: bool,
     pub mpc_signer_p50_within_1_1x_library_sign: bool,
+    pub policy_check_p95_under_0_5_ms: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,6 +164,11 @@ pub struct Report {
     pub wire_bytes_per_signature: usize,
     /// 16 wallets signing at once against one co-signer.
     pub signatures_per_s: f64,
+    /// The co-signer's policy check before each signature, in microseconds.
+    pub policy_check_p50_us: f64,
+    pub policy_check_p95_us: f64,
+    /// The check with its fsynced ledger entry, as an allowed signature pays it.
+    pub policy_record_p50_us: f64,
     pub operations: Operations,
     pub throughput: Vec<Throughput>,
     pub wire: WireBytes,
@@ -194,6 +203,7 @@ impl Report {
             cosigner_memory_flat: cosigner_memory.is_flat(),
             mpc_signer_p50_within_1_1x_library_sign: operations.sign_mpc_signer.p50_ms
                 <= 1.1 * sign.nats.p50_ms,
+            policy_check_p95_under_0_5_ms: operations.policy.check_p95_us < 500.0,
         };
         Report {
             mode,
@@ -209,6 +219,9 @@ impl Report {
             rpc_send_transaction_p95_ms: operations.rpc_send_transaction.p95_ms,
             wire_bytes_per_signature: wire.bytes_per_signature,
             signatures_per_s: sixteen_on_one,
+            policy_check_p50_us: operations.policy.check_p50_us,
+            policy_check_p95_us: operations.policy.check_p95_us,
+            policy_record_p50_us: operations.policy.record_p50_us,
             operations,
             throughput,
             wire,
@@ -255,6 +268,16 @@ impl Report {
         lines.push(format!(
             "eth_sendTransaction through mpc serve /rpc until the hash: {:.1}/{:.1} ms p50/p95 over {} sends",
             send.p50_ms, send.p95_ms, send.runs
+        ));
+        let policy = &self.operations.policy;
+        lines.push(format!(
+            "policy check: {:.1}/{:.1} µs p50/p95, with the fsynced ledger entry {:.1}/{:.1} µs \
+             ({} ledger entries)",
+            policy.check_p50_us,
+            policy.check_p95_us,
+            policy.record_p50_us,
+            policy.record_p95_us,
+            policy.ledger_entries
         ));
         for t in &self.throughput {
             lines.push(format!(

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use mpc_api::broadcast::BroadcastError;
-use mpc_api::{ConfirmError, RejectionCode};
+use mpc_api::{ConfirmError, PolicyRule, PolicyViolation, RejectionCode};
 use mpc_evm::{PayloadError, RawTxError, RpcError, TxError, VerifyError, B256};
 use mpc_protocol::{ErrorKind, PathError, ProtocolError};
 use mpc_session::{Fingerprint, SessionError};
@@ -51,6 +51,8 @@ pub enum Error {
         message: String,
         /// Whether the refusal came inside the authenticated session.
         authenticated: bool,
+        /// For a policy refusal: the rule and the value that broke it.
+        violation: Option<PolicyViolation>,
     },
     /// Keygen was given the co-signer's key, and another key answered (an
     /// impostor on the broker, or another co-signer): refused before any
@@ -182,6 +184,13 @@ impl From<SessionError> for Error {
                 code: RejectionCode::from_wire(&rejection.code),
                 message: rejection.message,
                 authenticated,
+                violation: rejection.violation.map(|violation| {
+                    let mpc_session::Violation { rule, value } = *violation;
+                    PolicyViolation {
+                        rule: PolicyRule::from_wire(&rule),
+                        value,
+                    }
+                }),
             },
             other => Error::Session(other),
         }

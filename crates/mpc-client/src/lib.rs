@@ -61,7 +61,7 @@ pub use connection::{
 pub use embedded::ObserverAccess;
 pub use error::{Category, Error, Result};
 pub use mpc_api::broadcast::Waiting;
-pub use mpc_api::RejectionCode;
+pub use mpc_api::{PolicyRule, PolicyViolation, RejectionCode};
 pub use mpc_session::{ExpectedKey, Fingerprint, Identity};
 pub use mpc_store::{KeySource, Overwrite, Passphrase, ShareInfo};
 pub use signer::MpcSigner;

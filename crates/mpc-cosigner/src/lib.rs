@@ -1,12 +1,14 @@
 //! The co-signer of the 2-of-2 MPC wallet as a library: it serves keygen,
 //! sign, refresh and status sessions over NATS ([`sessions::Cosigner`]),
 //! keeps one encrypted share per wallet ([`wallets::Wallets`]), and signs only
-//! what it can see. The `mpc-cosigner` binary parses flags and wires these
-//! together; an operator who needs their own rules builds on this crate.
+//! what it can see and its policy allows ([`policy`]). The `mpc-cosigner`
+//! binary parses flags and wires these together; an operator who needs their
+//! own rules implements [`policy::Policy`] and builds on this crate.
 
 pub mod backup;
 pub mod enrollment;
 pub mod identity;
+pub mod policy;
 pub mod replay;
 pub mod sessions;
 pub mod wallets;

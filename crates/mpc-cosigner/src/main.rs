@@ -12,6 +12,7 @@ use mpc_session::{subjects, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
 use mpc_cosigner::enrollment::{self, Enrollment};
+use mpc_cosigner::policy::{self, PolicyEngine};
 use mpc_cosigner::replay::SessionMemory;
 use mpc_cosigner::sessions::{Cosigner, Setup};
 use mpc_cosigner::wallets::Wallets;
@@ -36,6 +37,9 @@ Examples:
     mpc-cosigner --data-dir /var/lib/mpc-cosigner
   mpc-cosigner --data-dir /var/lib/mpc-cosigner identity   # hand the fingerprint to clients
   mpc-cosigner --data-dir /var/lib/mpc-cosigner enroll     # a token for one `mpc keygen --enroll`
+  mpc-cosigner --data-dir /var/lib/mpc-cosigner --policy /etc/mpc/policy.toml   # kill -HUP reloads it
+  mpc-cosigner --data-dir /var/lib/mpc-cosigner --policy /etc/mpc/policy.toml \\
+    policy check --wallet 9ba3bea5-... --tx tx.json --json   # exit 8: the policy would refuse
   MPC_BACKUP_PASSPHRASE_FILE=/root/backup-pw mpc-cosigner --data-dir /var/lib/mpc-cosigner \\
     backup export --wallet 9ba3bea5-... --out 9ba3bea5.backup"
 )]
@@ -51,6 +55,11 @@ struct Args {
     /// keyring or passphrase
     #[arg(long, env = "MPC_KEY_SOURCE")]
     key_source: Option<String>,
+    /// The policy file (TOML): global rules and per-wallet overrides,
+    /// validated at start and reloaded on SIGHUP. Without it, only the chain
+    /// and the fee cap are checked
+    #[arg(long, env = "MPC_COSIGNER_POLICY")]
+    policy: Option<PathBuf>,
     /// Only transactions for this chain are signed
     #[arg(long, env = "MPC_CHAIN_ID", default_value_t = 11155111)]
     chain_id: u64,
@@ -107,6 +116,9 @@ enum Admin {
     /// Portable, passphrase-encrypted copies of a wallet's co-signer share
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Ask the policy file (--policy) and the spend ledger, without signing
+    #[command(subcommand)]
+    Policy(policy::command::PolicyCommand),
 }
 
 #[tokio::main]
@@ -116,8 +128,16 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error:#}");
-            // A refused stale backup has its own status, as `mpc` gives it.
-            std::process::ExitCode::from(if error.is::<backup::Stale>() { 9 } else { 1 })
+            // A refused stale backup and a policy refusal have their own
+            // status, as `mpc` gives them.
+            let status = if error.is::<backup::Stale>() {
+                9
+            } else if error.is::<policy::Refusal>() {
+                8
+            } else {
+                1
+            };
+            std::process::ExitCode::from(status)
         }
     }
 }
@@ -142,6 +162,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    let policy_file = || {
+        args.policy
+            .as_deref()
+            .context("the policy commands read the policy file: pass --policy policy.toml")
+    };
+    // Needs no key source either: the policy and the ledger are not secret.
+    if let Some(Admin::Policy(command)) = args.admin {
+        let engine = PolicyEngine::read_only(policy_file()?, &data_dir, args.chain_id)?;
+        return policy::command::run(command, Arc::new(engine), args.chain_id);
+    }
+    // A bad policy file stops the start, before anything else is touched;
+    // SIGHUP reloads it from now on (instead of ending the process).
+    let (engine, _reload) = match &args.policy {
+        Some(path) => {
+            let engine = Arc::new(PolicyEngine::open(path, &data_dir, args.chain_id)?);
+            let reload = policy::engine::spawn_reload_on_hangup(Arc::clone(&engine))?;
+            tracing::info!(file = %path.display(), "policy in force");
+            (Some(engine), Some(reload))
+        }
+        None => (None, None),
+    };
     let explicit = args.key_source.clone();
     let key_source =
         tokio::task::spawn_blocking(move || mpc_store::resolve_key_source(explicit.as_deref()))
@@ -199,13 +240,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         open_enrollment = args.open_enrollment,
         "co-signer ready"
     );
-    let cosigner = Cosigner::new(Setup {
+    let mut cosigner = Cosigner::new(Setup {
         wallets,
         memory,
         enrollment,
         chain_id: args.chain_id,
         max_sessions: args.max_sessions,
     });
+    if let Some(engine) = engine {
+        cosigner = cosigner.with_policy(engine);
+    }
     let _sweep = cosigner.spawn_unconfirmed_sweep(Duration::from_secs(args.unconfirmed_keygen_ttl));
     tokio::select! {
         () = cosigner.run(incoming) => anyhow::bail!("the broker subscription ended"),

@@ -25,6 +25,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::enrollment::Enrollment;
+use crate::policy::PolicyEngine;
 use crate::replay::{Admission, SessionMemory};
 use crate::unix_now;
 use crate::wallets::{Claim, Wallet, Wallets};
@@ -33,7 +34,10 @@ pub struct Cosigner {
     wallets: Arc<Wallets>,
     memory: Arc<Mutex<SessionMemory>>,
     enrollment: Arc<Enrollment>,
+    /// The floor every payload meets: the chain and the fee cap.
     policy: TxPolicy,
+    /// The operator's policy file and ledger, when one is configured.
+    engine: Option<Arc<PolicyEngine>>,
     slots: Arc<Semaphore>,
     signer: Dkls23,
 }
@@ -65,9 +69,16 @@ impl Cosigner {
             memory: Arc::new(Mutex::new(setup.memory)),
             enrollment: Arc::new(setup.enrollment),
             policy: TxPolicy::new(setup.chain_id),
+            engine: None,
             slots: Arc::new(Semaphore::new(setup.max_sessions)),
             signer: Dkls23,
         }
+    }
+
+    /// Signs only what `engine` allows, counting each signature in its ledger.
+    pub fn with_policy(mut self, engine: Arc<PolicyEngine>) -> Cosigner {
+        self.engine = Some(engine);
+        self
     }
 
     /// Removes wallets whose keygen was never confirmed once they are older
@@ -331,6 +342,12 @@ impl Cosigner {
                 .await?;
             // The digest is computed here, from the payload, never taken from the client.
             let (path, digest) = self.check_payload(&body)?;
+            // Counted (and fsynced) before the rounds: a failed signing still counts.
+            if let Some(engine) = &self.engine {
+                engine
+                    .authorize_session(&body.wallet_id, &body.payload)
+                    .await?;
+            }
             Ok(Prepared {
                 body: (body.wallet_id, path, digest),
                 wallet: Some(wallet),

@@ -17,7 +17,7 @@ pub mod verify;
 pub use alloy::consensus::TxType;
 pub use alloy::eips::eip2930::{AccessList, AccessListItem};
 pub use alloy::eips::eip7702::SignedAuthorization;
-pub use alloy::primitives::{Address, Bytes, Signature, TxKind, B256, U256};
+pub use alloy::primitives::{Address, Bytes, Selector, Signature, TxKind, B256, U256};
 pub use authorization::{signed_authorization_json, AuthorizationRequest};
 pub use message::{message_v, personal_message_hash, typed_data_hash, PayloadError, SignPayload};
 pub use number::{format_amount, parse_amount};

@@ -59,6 +59,20 @@ pub struct Rejection {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// For a policy refusal, the rule and the value that broke it as data.
+    /// Older peers neither send nor expect it (serde default). Boxed: every
+    /// `SessionError` carries a `Rejection`, and most never this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violation: Option<Box<Violation>>,
+}
+
+/// Which rule of the co-signer's policy refused, and the value that broke it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The rule's stable name, such as `tx.daily_limit`.
+    pub rule: String,
+    /// The offending value, such as `1.2 ETH`.
+    pub value: String,
 }
 
 impl Rejection {
@@ -66,6 +80,7 @@ impl Rejection {
         Rejection {
             code: code.into(),
             message: message.into(),
+            violation: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! JSON-RPC errors: the standard codes (JSON-RPC 2.0 and EIP-1193) so every
 //! client library understands them, a message a person can act on, and the
-//! wallet's stable code in `data.code`, as the CLI and the HTTP routes print it.
+//! wallet's stable code in `data.code`, as the CLI and the HTTP routes print it;
+//! a policy refusal adds the rule and the offending value beside it.
 
 use serde_json::{json, Value};
 
@@ -49,6 +50,8 @@ pub struct RpcError {
     /// The wallet's stable code, in `data.code`.
     pub stable: &'static str,
     pub message: String,
+    /// For a policy refusal: `data.rule` and `data.value`.
+    pub violation: Option<mpc_client::PolicyViolation>,
 }
 
 impl RpcError {
@@ -57,6 +60,7 @@ impl RpcError {
             code,
             stable,
             message: message.into(),
+            violation: None,
         }
     }
 
@@ -66,10 +70,15 @@ impl RpcError {
 
     /// The `error` member of a response.
     pub fn to_json(&self) -> Value {
+        let mut data = json!({"code": self.stable});
+        if let Some(violation) = &self.violation {
+            data["rule"] = violation.rule.as_str().into();
+            data["value"] = violation.value.as_str().into();
+        }
         json!({
             "code": self.code.number(),
             "message": self.message,
-            "data": {"code": self.stable},
+            "data": data,
         })
     }
 }
@@ -98,12 +107,17 @@ impl From<mpc_client::Error> for RpcError {
         let refused = matches!(error, mpc_client::Error::Refused { .. })
             && matches!(
                 error.category(),
-                Category::InvalidInput | Category::Locked | Category::Failure
+                Category::InvalidInput | Category::Locked | Category::Policy | Category::Failure
             );
+        let violation = match &error {
+            mpc_client::Error::Refused { violation, .. } => violation.clone(),
+            _ => None,
+        };
         let mut converted = RpcError::from(CliError::from(error));
         if refused {
             converted.code = RpcCode::Refused;
         }
+        converted.violation = violation;
         converted
     }
 }
@@ -130,11 +144,31 @@ mod tests {
             code,
             message: "no".into(),
             authenticated: true,
+            violation: None,
         };
         let refused = RpcError::from(refusal(RejectionCode::InvalidPayload));
         assert_eq!(refused.code, RpcCode::Refused);
         let busy = RpcError::from(refusal(RejectionCode::Busy));
         assert_ne!(busy.code, RpcCode::Refused);
+    }
+
+    #[test]
+    fn a_policy_refusal_is_4001_with_the_rule_and_value_in_data() {
+        let refused = RpcError::from(mpc_client::Error::Refused {
+            code: RejectionCode::PolicyRefused,
+            message: "rule tx.max_value: 2 ETH is above 1 ETH".into(),
+            authenticated: true,
+            violation: Some(mpc_client::PolicyViolation {
+                rule: mpc_client::PolicyRule::MaxValue,
+                value: "2 ETH".into(),
+            }),
+        })
+        .to_json();
+        assert_eq!(refused["code"], 4001);
+        assert_eq!(
+            refused["data"],
+            json!({"code": "policy_refused", "rule": "tx.max_value", "value": "2 ETH"})
+        );
     }
 
     #[test]
