@@ -30,6 +30,9 @@ use crate::replay::{Admission, SessionMemory};
 use crate::unix_now;
 use crate::wallets::{Claim, Wallet, Wallets};
 
+/// How long a request waits for its wallet's previous session to end.
+const CLAIM_WAIT: Duration = Duration::from_secs(2);
+
 pub struct Cosigner {
     wallets: Arc<Wallets>,
     memory: Arc<Mutex<SessionMemory>>,
@@ -261,7 +264,7 @@ impl Cosigner {
                     format!("protocol {:?} is not served; use {PROTOCOL}", body.protocol),
                 ));
             }
-            let claim = self.wallets.claim(&body.wallet_id)?;
+            let claim = self.claim(&body.wallet_id).await?;
             let wallet_id = body.wallet_id.clone();
             self.blocking(move |wallets| wallets.ensure_new(&wallet_id))
                 .await?;
@@ -376,6 +379,9 @@ impl Cosigner {
     /// keygen whose confirmation was lost is settled), and it uses the
     /// current pair, so a share staged by an interrupted refresh is dead.
     async fn settle(&self, wallet_id: &str) -> anyhow::Result<()> {
+        if !self.wallets.needs_settling(wallet_id) {
+            return Ok(());
+        }
         let id = wallet_id.to_owned();
         self.blocking(move |wallets| {
             wallets.confirm(&id)?;
@@ -482,13 +488,29 @@ impl Cosigner {
         Ok(())
     }
 
+    /// Holds the wallet for a session. Its previous session may still be
+    /// finishing on this side (its client already has the result and may
+    /// send the next request at once): that one is waited for, briefly,
+    /// before the request is refused as busy.
+    async fn claim(&self, wallet_id: &str) -> Result<Claim, Rejection> {
+        let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
+        loop {
+            match self.wallets.claim(wallet_id) {
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                claimed => return claimed,
+            }
+        }
+    }
+
     /// Claims and loads a wallet for a session by its pinned client.
     async fn paired_wallet(
         &self,
         wallet_id: &str,
         client_pub: &[u8; 32],
     ) -> Result<(Claim, Arc<Wallet>), Rejection> {
-        let claim = self.wallets.claim(wallet_id)?;
+        let claim = self.claim(wallet_id).await?;
         let wrong_client = || {
             Rejection::new(
                 RejectionCode::WrongClient.as_str(),

@@ -215,6 +215,15 @@ impl Wallets {
         }
     }
 
+    /// Whether the wallet has an unconfirmed-keygen marker or a staged share
+    /// for [`confirm`](Self::confirm) and [`discard_staged`](Self::discard_staged)
+    /// to settle: two `stat`s, so the common case costs no blocking task.
+    pub fn needs_settling(&self, wallet_id: &str) -> bool {
+        self.store.share_path(wallet_id).is_ok_and(|path| {
+            unconfirmed_marker(&path).exists() || mpc_store::next_path(&path).exists()
+        })
+    }
+
     /// Removes a wallet whose keygen the client abandoned, if it is still
     /// unconfirmed; a confirmed wallet is never touched. Blocking.
     pub fn discard_unconfirmed(&self, wallet_id: &str) -> Result<bool, StoreError> {
