@@ -23,8 +23,30 @@ use serde_json::{json, Value};
 const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
 const ONE_ETH: u128 = 1_000_000_000_000_000_000;
 const SHARE: &str = "client_share.enc";
-/// The signing hash the EIP-712 text gives for its `Mail` example.
+/// The signing hash the EIP-712 text gives for its `Mail` example (chainId 1).
 const MAIL_DIGEST: &str = "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2";
+
+/// The EIP's `Mail` example moved to Sepolia, written beside the deployment,
+/// and its signing hash: alloy's, checked against the published one first.
+fn sepolia_mail(deployment: &Deployment) -> (PathBuf, alloy::primitives::B256) {
+    let hash = |document: &Value| {
+        serde_json::from_value::<alloy::dyn_abi::TypedData>(document.clone())
+            .unwrap()
+            .eip712_signing_hash()
+            .unwrap()
+    };
+    let mut mail: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("eip712_mail.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        hash(&mail),
+        MAIL_DIGEST.parse::<alloy::primitives::B256>().unwrap()
+    );
+    mail["domain"]["chainId"] = json!(11_155_111);
+    let path = deployment.path("mail_sepolia.json");
+    std::fs::write(&path, mail.to_string()).unwrap();
+    (path, hash(&mail))
+}
 
 /// A node the test drives directly, next to the wallet: funding from anvil's
 /// unlocked dev account, balances, receipts.
@@ -331,7 +353,29 @@ fn personal_and_typed_data_signatures_recover_to_the_mpc_address() {
         .unwrap();
     assert_eq!(recovered, wallet);
 
-    let mail = fixture("eip712_mail.json");
+    // Typed data for another chain is refused before any session: the key
+    // signs for every chain.
+    let mainnet_mail = fixture("eip712_mail.json");
+    let (exit, json, _) = deployment.mpc_err(&[
+        "sign",
+        "--share",
+        SHARE,
+        "--typed-data",
+        mainnet_mail.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (exit, json["error"]["code"].as_str()),
+        (3, Some("invalid_payload")),
+        "{json}"
+    );
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chain 1"),
+        "{json}"
+    );
+    let (mail, mail_digest) = sepolia_mail(&deployment);
     let signed = deployment.mpc_ok(&[
         "sign",
         "--share",
@@ -341,7 +385,7 @@ fn personal_and_typed_data_signatures_recover_to_the_mpc_address() {
     ]);
     let signature = recovered_signature(&signed, wallet);
     let recovered = signature
-        .recover_address_from_prehash(&MAIL_DIGEST.parse().unwrap())
+        .recover_address_from_prehash(&mail_digest)
         .unwrap();
     assert_eq!(recovered, wallet);
 
@@ -359,7 +403,7 @@ fn personal_and_typed_data_signatures_recover_to_the_mpc_address() {
     ]);
     let signature = recovered_signature(&signed, child);
     let recovered = signature
-        .recover_address_from_prehash(&MAIL_DIGEST.parse().unwrap())
+        .recover_address_from_prehash(&mail_digest)
         .unwrap();
     assert_eq!(recovered, child);
 

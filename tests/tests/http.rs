@@ -98,13 +98,17 @@ fn keygen_address_and_message_signing_over_http() {
         personal_signer(&signed, &[0xde, 0xad, 0xbe, 0xef]),
         address(&child["address"])
     );
-    let mail: Value = serde_json::from_str(
+    let mut mail: Value = serde_json::from_str(
         &std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eip712_mail.json"),
         )
         .unwrap(),
     )
     .unwrap();
+    // The EIP's example is for mainnet; the wallet signs typed data for its own chain only.
+    let (status, refused) = api.post("/tx/sign", json!({"typed_data": mail}));
+    assert_error(&refused, status, StatusCode::BAD_REQUEST, "invalid_payload");
+    mail["domain"]["chainId"] = json!(11_155_111);
     // An EIP-7702 authorization, the same body as `mpc sign --authorization`,
     // recovered here with alloy.
     let delegate = "0x00000000000000000000000000000000deadc0de";

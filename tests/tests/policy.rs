@@ -164,10 +164,23 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn mail(chain_id: u64) -> Value {
+/// The EIP's Mail example on `chain_id`, or naming no chain at all.
+fn mail(chain_id: Option<u64>) -> Value {
     let text = std::fs::read_to_string(fixture("eip712_mail.json")).unwrap();
     let mut document: Value = serde_json::from_str(&text).unwrap();
-    document["domain"]["chainId"] = chain_id.into();
+    match chain_id {
+        Some(chain_id) => document["domain"]["chainId"] = chain_id.into(),
+        None => {
+            document["domain"]
+                .as_object_mut()
+                .unwrap()
+                .remove("chainId");
+            document["types"]["EIP712Domain"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|field| field["name"] != "chainId");
+        }
+    }
     document
 }
 
@@ -274,10 +287,23 @@ fn permits_and_typed_data_follow_the_domain_and_spender_rules(s: &Setup) {
     s.refused(&args(&sign("permit.json", &permit)), "tokens.spenders");
 
     // The README's Mail domain signs on the wallet's chain, never on another.
-    let signed = s.ok(&args(&sign("mail.json", &mail(SEPOLIA_CHAIN_ID))));
+    let signed = s.ok(&args(&sign("mail.json", &mail(Some(SEPOLIA_CHAIN_ID)))));
     assert!(signed["signature"].is_string(), "{signed}");
-    let message = s.refused(&args(&sign("mail1.json", &mail(1))), "typed_data.chain_id");
-    assert!(message.contains("chainId 1"), "{message}");
+    // Another chain is refused by the floor already, before any session.
+    let [(key, url)] = s.env();
+    let mainnet = sign("mail1.json", &mail(Some(1)));
+    let (exit, json, _) = s.deployment.mpc_err_env(&[(key, &url)], &args(&mainnet));
+    assert_eq!(
+        (exit, &json["error"]["code"]),
+        (3, &json!("invalid_payload")),
+        "{json}"
+    );
+    // With a policy, a domain must name the chain.
+    let message = s.refused(
+        &args(&sign("mail-no-chain.json", &mail(None))),
+        "typed_data.chain_id",
+    );
+    assert!(message.contains("chainId none"), "{message}");
 }
 
 fn the_daily_limit_refuses_and_holds_across_a_restart(s: &mut Setup) {
@@ -336,7 +362,7 @@ fn policy_check_and_show_answer_without_signing(s: &Setup) {
         (8, &json!("message.max_length")),
         "{message}"
     );
-    let mail = s.write("mail-check.json", &mail(1));
+    let mail = s.write("mail-check.json", &mail(None));
     let (exit, typed) =
         s.policy_command(&[&check[..], &["--typed-data", mail.to_str().unwrap()]].concat());
     assert_eq!(
@@ -363,7 +389,7 @@ fn the_api_refuses_with_403_and_json_rpc_4001(s: &Setup) {
     let api = Api::start(&s.deployment, &[(key, &url)]);
     let why = api.err(
         "/tx/sign",
-        json!({"typed_data": mail(1)}),
+        json!({"typed_data": mail(None)}),
         StatusCode::FORBIDDEN,
         "policy_refused",
     );

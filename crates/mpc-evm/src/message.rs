@@ -18,12 +18,32 @@ pub fn personal_message_hash(message: &[u8]) -> [u8; 32] {
 /// EIP-712 digest of a `eth_signTypedData_v4` JSON document
 /// (`types`, `primaryType`, `domain`, `message`).
 pub fn typed_data_hash(typed_data: &serde_json::Value) -> Result<[u8; 32], PayloadError> {
-    let typed: TypedData = serde_json::from_value(typed_data.clone())
-        .map_err(|e| PayloadError::TypedData(e.to_string()))?;
-    typed
+    parse_typed_data(typed_data)?
         .eip712_signing_hash()
         .map(|hash| hash.0)
         .map_err(|e| PayloadError::TypedData(e.to_string()))
+}
+
+fn parse_typed_data(typed_data: &serde_json::Value) -> Result<TypedData, PayloadError> {
+    serde_json::from_value(typed_data.clone()).map_err(|e| PayloadError::TypedData(e.to_string()))
+}
+
+/// A domain that names a chain must name the wallet's: the same key signs on
+/// every chain, so typed data for another (a mainnet `Permit` shown to a
+/// Sepolia wallet) would be valid there.
+fn check_typed_data_chain(
+    typed_data: &serde_json::Value,
+    policy: &TxPolicy,
+) -> Result<(), PayloadError> {
+    match parse_typed_data(typed_data)?.domain.chain_id {
+        Some(chain) if chain != alloy::primitives::U256::from(policy.chain_id) => {
+            Err(PayloadError::TypedDataChain {
+                found: chain.to_string(),
+                expected: policy.chain_id,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `v` for message signatures, as wallets and `ecrecover` expect: 27 or 28.
@@ -35,6 +55,11 @@ pub fn message_v(y_parity: bool) -> u64 {
 pub enum PayloadError {
     #[error("invalid EIP-712 typed data: {0}")]
     TypedData(String),
+    #[error(
+        "the EIP-712 domain is for chain {found}, not this wallet's chain {expected}: a \
+         signature would be valid there"
+    )]
+    TypedDataChain { found: String, expected: u64 },
     #[error(transparent)]
     Transaction(#[from] TxError),
 }
@@ -71,15 +96,16 @@ impl SignPayload {
     }
 
     /// Checks what `policy` covers: a transaction of either form
-    /// ([`TxRequest::validate`]) and an authorization's chain id. Messages
-    /// and typed data have nothing to check.
+    /// ([`TxRequest::validate`]), an authorization's chain id and the chain a
+    /// typed-data domain names, if it names one. Messages have nothing to check.
     pub fn validate(&self, policy: &TxPolicy) -> Result<(), PayloadError> {
         match self {
             SignPayload::Transaction(tx) | SignPayload::UnsignedTransaction(tx) => {
                 Ok(tx.validate(policy)?)
             }
             SignPayload::Authorization(authorization) => Ok(authorization.validate(policy)?),
-            SignPayload::PersonalMessage(_) | SignPayload::TypedData(_) => Ok(()),
+            SignPayload::TypedData(typed) => check_typed_data_chain(typed, policy),
+            SignPayload::PersonalMessage(_) => Ok(()),
         }
     }
 

@@ -202,3 +202,32 @@ fn sign_payload_round_trips_and_recomputes_each_digest() {
         json!({"kind": "personal_message", "payload": "0x48656c6c6f20576f726c64"})
     );
 }
+
+#[test]
+fn typed_data_naming_another_chain_is_refused_and_a_domain_without_one_is_not() {
+    let sepolia = mpc_evm::TxPolicy::new(11_155_111);
+    let mainnet = SignPayload::TypedData(eip712_mail());
+    let error = mainnet.validate(&sepolia).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("chain 1, not this wallet's chain 11155111"),
+        "{error}"
+    );
+    assert!(mainnet.validate(&mpc_evm::TxPolicy::new(1)).is_ok());
+
+    let mut hex_chain = eip712_mail();
+    hex_chain["domain"]["chainId"] = json!("0xaa36a7");
+    assert!(SignPayload::TypedData(hex_chain).validate(&sepolia).is_ok());
+
+    let mut no_chain = eip712_mail();
+    no_chain["domain"]
+        .as_object_mut()
+        .unwrap()
+        .remove("chainId");
+    no_chain["types"]["EIP712Domain"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|field| field["name"] != "chainId");
+    assert!(SignPayload::TypedData(no_chain).validate(&sepolia).is_ok());
+}
