@@ -25,10 +25,3 @@ pub fn warn_if_weak(what: &str, passphrase: &Passphrase) {
         tracing::warn!("the {what} is {weak} It is used anyway.");
     }
 }
-
-/// Seconds since the Unix epoch (0 for a clock set before it).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mpc_session::{subjects, SessionConfig};
+use mpc_session::{subjects, unix_now, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
 use mpc_cosigner::enrollment::{self, Enrollment};
@@ -16,7 +16,7 @@ use mpc_cosigner::policy::{self, PolicyEngine};
 use mpc_cosigner::replay::SessionMemory;
 use mpc_cosigner::sessions::{Cosigner, Setup};
 use mpc_cosigner::wallets::Wallets;
-use mpc_cosigner::{backup, identity, unix_now, warn_if_weak, SHARE_PASSPHRASE};
+use mpc_cosigner::{backup, identity, warn_if_weak, SHARE_PASSPHRASE};
 
 /// glibc's malloc keeps the 19 MiB blocks of every Argon2id run in its heap
 /// (RSS grew by ~19 MiB per wallet loaded); mimalloc hands them back.

@@ -18,7 +18,7 @@ use mpc_protocol::{
     ThresholdSigner,
 };
 use mpc_session::{
-    AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
+    unix_now, AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
 };
 use std::sync::Mutex;
 use tokio::sync::Semaphore;
@@ -27,7 +27,6 @@ use tracing::Instrument;
 use crate::enrollment::Enrollment;
 use crate::policy::PolicyEngine;
 use crate::replay::{Admission, SessionMemory};
-use crate::unix_now;
 use crate::wallets::{Claim, Wallet, Wallets};
 
 /// How long a request waits for its wallet's previous session to end.
@@ -455,14 +454,15 @@ impl Cosigner {
                 .await;
             return Err(error).context("confirm the refreshed shares");
         }
+        // The client completed the check signature: its keygen, if still
+        // unconfirmed, is settled with the promotion.
         let id = wallet_id.clone();
-        self.blocking(move |wallets| wallets.promote(&id))
-            .await
-            .context("promote the refreshed share")?;
-        let id = wallet_id.clone();
-        self.blocking(move |wallets| wallets.confirm(&id))
-            .await
-            .context("confirm the wallet")?;
+        self.blocking(move |wallets| {
+            wallets.promote(&id)?;
+            wallets.confirm(&id)
+        })
+        .await
+        .context("promote the refreshed share")?;
         send_confirm(&mut channel, rounds::REFRESH_PROMOTED, new_version).await?;
         tracing::info!(wallet = %wallet_id, share_version = new_version, "shares refreshed");
         Ok(())
@@ -511,27 +511,10 @@ impl Cosigner {
         client_pub: &[u8; 32],
     ) -> Result<(Claim, Arc<Wallet>), Rejection> {
         let claim = self.claim(wallet_id).await?;
-        let wrong_client = || {
-            Rejection::new(
-                RejectionCode::WrongClient.as_str(),
-                format!("wallet {wallet_id} is paired with another client identity"),
-            )
-        };
-        // The header's pin is read first, so another client's request costs
-        // no decryption (Argon2id); the decryption then authenticates it.
-        let id = wallet_id.to_owned();
-        if &self
-            .blocking(move |wallets| wallets.pinned_client(&id))
-            .await?
-            != client_pub
-        {
-            return Err(wrong_client());
-        }
-        let id = wallet_id.to_owned();
-        let wallet = self.blocking(move |wallets| wallets.load(&id)).await?;
-        if &wallet.client_pub != client_pub {
-            return Err(wrong_client());
-        }
+        let (id, client) = (wallet_id.to_owned(), *client_pub);
+        let wallet = self
+            .blocking(move |wallets| wallets.load(&id, &client))
+            .await?;
         Ok((claim, wallet))
     }
 

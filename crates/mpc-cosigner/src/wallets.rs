@@ -86,8 +86,9 @@ impl Wallets {
         self.store.share_path(wallet_id).map_err(bad_request)
     }
 
-    /// The wallet for a session: refused when unknown or locked. Blocking.
-    pub fn load(&self, wallet_id: &str) -> Result<Arc<Wallet>, Rejection> {
+    /// The wallet for a session of `client`: refused when unknown, locked or
+    /// paired with another client. Blocking.
+    pub fn load(&self, wallet_id: &str, client: &[u8; 32]) -> Result<Arc<Wallet>, Rejection> {
         let path = self.path(wallet_id)?;
         // Checked on every use, so an operator's lock takes effect at once.
         if let Some(record) = mpc_store::lock_status(&path).map_err(internal)? {
@@ -114,10 +115,24 @@ impl Wallets {
             }
             Err(e) => return Err(internal(e)),
         };
+        let wrong_client = || {
+            Rejection::new(
+                RejectionCode::WrongClient.as_str(),
+                format!("wallet {wallet_id} is paired with another client identity"),
+            )
+        };
         if let Some(cached) = self.cache.lock().expect("cache").get(wallet_id) {
             if cached.stamp == stamp {
+                if &cached.wallet.client_pub != client {
+                    return Err(wrong_client());
+                }
                 return Ok(Arc::clone(&cached.wallet));
             }
+        }
+        // The header's pin is read first, so another client's request costs
+        // no decryption (Argon2id); the decryption then authenticates it.
+        if &self.pinned_client(wallet_id)? != client {
+            return Err(wrong_client());
         }
         let loaded = match self.store.load_unlocked(wallet_id, self.passphrase()) {
             Ok(loaded) => loaded,
@@ -127,6 +142,9 @@ impl Wallets {
         let share = KeyShare::from_cbor(&loaded.plaintext).map_err(internal)?;
         let client_pub = pairing::pinned_peer(&loaded.info)
             .ok_or_else(|| internal(format!("wallet {wallet_id} has no pinned client identity")))?;
+        if &client_pub != client {
+            return Err(wrong_client());
+        }
         let wallet = Arc::new(Wallet {
             share,
             version: loaded.info.share_version,
@@ -146,7 +164,7 @@ impl Wallets {
     /// The client key pinned in the wallet's share header, read without
     /// decrypting: cheap enough to check before [`load`](Self::load). Not yet
     /// authenticated; `load` authenticates the header. Blocking.
-    pub fn pinned_client(&self, wallet_id: &str) -> Result<[u8; 32], Rejection> {
+    fn pinned_client(&self, wallet_id: &str) -> Result<[u8; 32], Rejection> {
         let path = self.path(wallet_id)?;
         let info = match mpc_store::read_info(&path) {
             Ok(info) => info,

@@ -38,4 +38,4 @@ pub use identity::Identity;
 pub use server::{serve, AuthenticatedRequest, Incoming, IncomingRequest};
 pub use subjects::{Op, SessionId};
 pub use watch::{watch, watch_all, Watch, WatchRecord};
-pub use wire::{Health, Rejection, Violation};
+pub use wire::{unix_now, Health, Rejection, Violation};

@@ -157,8 +157,9 @@ pub(crate) struct HelloReply {
     pub static_pub: ByteBuf,
 }
 
-/// Seconds since the Unix epoch (0 for a clock set before it).
-pub(crate) fn unix_now() -> u64 {
+/// Seconds since the Unix epoch (0 for a clock set before it): the clock a
+/// request's `issued_at` is read on, and checked against.
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
