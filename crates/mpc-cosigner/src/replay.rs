@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// At most this many ids are remembered; past it requests are refused as busy.
@@ -52,12 +53,20 @@ pub enum MemoryError {
 }
 
 /// Session id → the request's `issued_at` (Unix seconds), on disk as one
-/// `<issued_at> <session id>` line per accepted request.
+/// `<issued_at> <session id>` line per accepted request. The ids and the file
+/// have their own locks, so the check before authentication never waits for
+/// an admission's fsync.
 pub struct SessionMemory {
     path: PathBuf,
-    log: File,
-    seen: HashMap<String, u64>,
     window: u64,
+    seen: Mutex<HashMap<String, u64>>,
+    /// Held for a whole admission: admissions are serialized, and an id
+    /// enters `seen` only once its line is on disk.
+    log: Mutex<Log>,
+}
+
+struct Log {
+    file: File,
     /// Lines in the file, live or expired: compacted when mostly expired.
     lines: usize,
     since_sweep: usize,
@@ -91,74 +100,91 @@ impl SessionMemory {
                 seen.insert(id.to_owned(), issued_at);
             }
         }
-        let mut memory = SessionMemory {
+        let memory = SessionMemory {
             path: path.to_owned(),
-            log: open_log(path)?,
-            seen,
             window,
-            lines: 0,
-            since_sweep: 0,
+            seen: Mutex::new(seen),
+            log: Mutex::new(Log {
+                file: open_log(path)?,
+                lines: 0,
+                since_sweep: 0,
+            }),
         };
         // Starts from a file of live, whole lines only.
-        memory.compact()?;
+        memory.compact(&mut memory.log())?;
         Ok(memory)
     }
 
     /// Whether `session_id` was accepted already: a cheap check before the
     /// request is authenticated, which changes nothing.
     pub fn contains(&self, session_id: &str) -> bool {
-        self.seen.contains_key(session_id)
+        self.seen().contains_key(session_id)
     }
 
     /// Remembers an authenticated request's session id, on disk before this
     /// returns `Fresh`. Blocking (fsync).
     pub fn admit(
-        &mut self,
+        &self,
         session_id: &str,
         issued_at: u64,
         now: u64,
     ) -> Result<Admission, MemoryError> {
-        if self.seen.contains_key(session_id) {
+        let mut log = self.log();
+        if self.contains(session_id) {
             return Ok(Admission::Replayed);
         }
-        self.since_sweep += 1;
-        if self.since_sweep >= SWEEP_EVERY || self.seen.len() >= MAX_REMEMBERED {
-            self.sweep(now)?;
+        log.since_sweep += 1;
+        if log.since_sweep >= SWEEP_EVERY || self.seen().len() >= MAX_REMEMBERED {
+            self.sweep(&mut log, now)?;
         }
-        if self.seen.len() >= MAX_REMEMBERED {
+        if self.seen().len() >= MAX_REMEMBERED {
             return Ok(Admission::Full);
         }
-        writeln!(self.log, "{issued_at} {session_id}")
-            .and_then(|()| self.log.sync_data())
+        writeln!(log.file, "{issued_at} {session_id}")
+            .and_then(|()| log.file.sync_data())
             .map_err(|source| io("append to", &self.path, source))?;
-        self.lines += 1;
-        self.seen.insert(session_id.to_owned(), issued_at);
+        log.lines += 1;
+        self.seen().insert(session_id.to_owned(), issued_at);
         Ok(Admission::Fresh)
     }
 
     /// Forgets ids whose requests the freshness check refuses by now, and
     /// rewrites the file once most of its lines are such.
-    fn sweep(&mut self, now: u64) -> Result<(), MemoryError> {
-        self.since_sweep = 0;
-        let window = self.window;
-        self.seen
-            .retain(|_, issued_at| !expired(*issued_at, window, now));
-        if self.lines > 2 * self.seen.len() + SWEEP_EVERY {
-            self.compact()?;
+    fn sweep(&self, log: &mut Log, now: u64) -> Result<(), MemoryError> {
+        log.since_sweep = 0;
+        let live = {
+            let mut seen = self.seen();
+            seen.retain(|_, issued_at| !expired(*issued_at, self.window, now));
+            seen.len()
+        };
+        if log.lines > 2 * live + SWEEP_EVERY {
+            self.compact(log)?;
         }
         Ok(())
     }
 
     /// Replaces the file with the live ids (atomically) and appends from there.
-    fn compact(&mut self) -> Result<(), MemoryError> {
-        let mut text = String::with_capacity(self.seen.len() * 48);
-        for (id, issued_at) in &self.seen {
-            text.push_str(&format!("{issued_at} {id}\n"));
-        }
+    fn compact(&self, log: &mut Log) -> Result<(), MemoryError> {
+        let (text, lines) = {
+            let seen = self.seen();
+            let mut text = String::with_capacity(seen.len() * 48);
+            for (id, issued_at) in seen.iter() {
+                text.push_str(&format!("{issued_at} {id}\n"));
+            }
+            (text, seen.len())
+        };
         mpc_store::write_private(&self.path, text.as_bytes())?;
-        self.log = open_log(&self.path)?;
-        self.lines = self.seen.len();
+        log.file = open_log(&self.path)?;
+        log.lines = lines;
         Ok(())
+    }
+
+    fn seen(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.seen.lock().expect("session ids")
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().expect("session log")
     }
 }
 
@@ -193,7 +219,7 @@ mod tests {
     fn an_id_is_admitted_once_and_survives_a_reopen_until_it_expires() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.seen");
-        let mut memory = SessionMemory::open(&path, WINDOW, 1000).unwrap();
+        let memory = SessionMemory::open(&path, WINDOW, 1000).unwrap();
         assert_eq!(memory.admit("a", 1000, 1000).unwrap(), Admission::Fresh);
         assert_eq!(memory.admit("a", 1000, 1001).unwrap(), Admission::Replayed);
         assert_eq!(memory.admit("b", 990, 1001).unwrap(), Admission::Fresh);
@@ -229,16 +255,16 @@ mod tests {
     fn expired_ids_are_swept_and_the_file_compacted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.seen");
-        let mut memory = SessionMemory::open(&path, WINDOW, 0).unwrap();
+        let memory = SessionMemory::open(&path, WINDOW, 0).unwrap();
         for i in 0..3 * SWEEP_EVERY {
             let now = i as u64;
             memory.admit(&format!("s{i}"), now, now).unwrap();
         }
         let now = (3 * SWEEP_EVERY) as u64;
-        assert!(memory.seen.len() < 2 * SWEEP_EVERY, "swept on the way");
-        assert!(memory.seen.values().all(|at| !expired(*at, 60, now - 1)));
+        assert!(memory.seen().len() < 2 * SWEEP_EVERY, "swept on the way");
+        assert!(memory.seen().values().all(|at| !expired(*at, 60, now - 1)));
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines < 3 * SWEEP_EVERY, "compacted: {lines} lines");
-        assert_eq!(lines, memory.lines);
+        assert_eq!(lines, memory.log().lines);
     }
 }

@@ -20,7 +20,6 @@ use mpc_protocol::{
 use mpc_session::{
     unix_now, AuthenticatedRequest, Incoming, IncomingRequest, NatsPeerChannel, Op, Rejection,
 };
-use std::sync::Mutex;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -34,7 +33,7 @@ const CLAIM_WAIT: Duration = Duration::from_secs(2);
 
 pub struct Cosigner {
     wallets: Arc<Wallets>,
-    memory: Arc<Mutex<SessionMemory>>,
+    memory: Arc<SessionMemory>,
     enrollment: Arc<Enrollment>,
     /// The floor every payload meets: the chain and the fee cap.
     policy: TxPolicy,
@@ -68,7 +67,7 @@ impl Cosigner {
     pub fn new(setup: Setup) -> Cosigner {
         Cosigner {
             wallets: Arc::new(setup.wallets),
-            memory: Arc::new(Mutex::new(setup.memory)),
+            memory: Arc::new(setup.memory),
             enrollment: Arc::new(setup.enrollment),
             policy: TxPolicy::new(setup.chain_id),
             engine: None,
@@ -112,12 +111,7 @@ impl Cosigner {
             // A replayed first handshake message would start a session nobody
             // can finish; refuse a known one before spending a slot on it. This
             // only reads: ids are remembered once their request authenticates.
-            let known = cosigner
-                .memory
-                .lock()
-                .expect("session memory")
-                .contains(request.session_id.as_str());
-            if known {
+            if cosigner.memory.contains(request.session_id.as_str()) {
                 tracing::warn!(session = %request.session_id, "refused a replayed session id");
                 request
                     .reject(Rejection::new(
@@ -197,15 +191,10 @@ impl Cosigner {
     ) -> anyhow::Result<Option<AuthenticatedRequest>> {
         let memory = Arc::clone(&self.memory);
         let (session, issued_at) = (request.session_id().to_string(), request.issued_at());
-        let admission = tokio::task::spawn_blocking(move || {
-            let now = unix_now();
-            memory
-                .lock()
-                .expect("session memory")
-                .admit(&session, issued_at, now)
-        })
-        .await
-        .expect("session memory task panicked");
+        let admission =
+            tokio::task::spawn_blocking(move || memory.admit(&session, issued_at, unix_now()))
+                .await
+                .expect("session memory task panicked");
         let refusal = match admission {
             Ok(Admission::Fresh) => return Ok(Some(request)),
             Ok(Admission::Replayed) => {
