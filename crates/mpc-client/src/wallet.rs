@@ -386,10 +386,10 @@ impl Wallet {
             return Err(error);
         }
         // From here the staged share stays until a later session settles which
-        // pair the co-signer holds: once it has our confirmation it may promote
-        // its own as soon as the check signature completes on its side, which
-        // can be before it completes here (its last message lost). Dropping
-        // ours then would leave no working pair.
+        // pair the co-signer holds: once it has our confirmation it promotes
+        // its own as soon as the check signature completes on its side, and a
+        // check that failed here may still have sent what completes it there.
+        // Dropping ours then would leave no working pair.
         let checked = async {
             send_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
             recv_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
