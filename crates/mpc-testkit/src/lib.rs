@@ -3,6 +3,9 @@
 //! stopped when dropped. No mocks: what the tests talk to is what users run.
 
 pub mod chaos;
+mod cluster;
+
+pub use cluster::{NatsCluster, CLUSTER_SIZE};
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
