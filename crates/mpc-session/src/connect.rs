@@ -46,12 +46,17 @@ impl PermissionViolations {
 }
 
 /// [`connect`], also returning the connection's [`PermissionViolations`].
+///
+/// `url` may name several servers of one cluster, comma-separated
+/// (`nats://user:pw@a:4222,nats://user:pw@b:4222`): the client connects to
+/// any that answers and fails over to the others, and learns the rest of the
+/// cluster from the server it reaches.
 pub async fn connect_watching(url: &str) -> Result<(Client, PermissionViolations), SessionError> {
     let invalid = |reason: String| SessionError::InvalidUrl {
         url: redact(url),
         reason,
     };
-    let addr = ServerAddr::from_str(url).map_err(|e| invalid(e.to_string()))?;
+    let servers = parse_servers(url).map_err(invalid)?;
     let (violations, watch) = tokio::sync::watch::channel(None);
     let violations = Arc::new(violations);
     let mut options = ConnectOptions::new()
@@ -68,18 +73,12 @@ pub async fn connect_watching(url: &str) -> Result<(Client, PermissionViolations
                 log_event(event)
             }
         });
-    let user = addr.username().map(decode).transpose().map_err(invalid)?;
-    if let Some(user) = &user {
-        let password = addr.password().map(decode).transpose().map_err(invalid)?;
-        options = options.user_and_password(user.clone(), password.unwrap_or_default());
+    if let Some((user, password)) = &servers.credentials {
+        options = options.user_and_password(user.clone(), password.clone());
     }
-    let mut bare = addr.into_inner();
-    // Credentials travel in CONNECT only; keep them out of the server address.
-    let _ = bare.set_username("");
-    let _ = bare.set_password(None);
-    let shown = bare.to_string();
-    let addr = ServerAddr::from_url(bare).map_err(|e| invalid(e.to_string()))?;
-    let client = options.connect(addr).await.map_err(|e| {
+    let shown = servers.shown();
+    let user = servers.credentials.map(|(user, _)| user);
+    let client = options.connect(servers.addrs).await.map_err(|e| {
         let reason = match e.kind() {
             ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => format!(
                 "the broker refused user {:?}; check the role's password",
@@ -92,6 +91,51 @@ pub async fn connect_watching(url: &str) -> Result<(Client, PermissionViolations
     Ok((client, PermissionViolations(watch)))
 }
 
+/// The servers of a (comma-separated) URL, without their credentials, which
+/// travel in CONNECT only and must be the same for every server.
+struct Servers {
+    addrs: Vec<ServerAddr>,
+    credentials: Option<(String, String)>,
+}
+
+impl Servers {
+    /// The servers as errors name them: no credentials.
+    fn shown(&self) -> String {
+        let shown: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|a| a.clone().into_inner().to_string())
+            .collect();
+        shown.join(",")
+    }
+}
+
+fn parse_servers(url: &str) -> Result<Servers, String> {
+    let mut addrs = Vec::new();
+    let mut credentials: Option<Option<(String, String)>> = None;
+    for part in url.split(',').map(str::trim) {
+        let addr = ServerAddr::from_str(part).map_err(|e| e.to_string())?;
+        let user = addr.username().map(decode).transpose()?;
+        let password = addr.password().map(decode).transpose()?;
+        let these = user.map(|user| (user, password.unwrap_or_default()));
+        match &credentials {
+            Some(seen) if *seen != these => {
+                return Err("every server in the list must carry the same user and password".into())
+            }
+            Some(_) => {}
+            None => credentials = Some(these),
+        }
+        let mut bare = addr.into_inner();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        addrs.push(ServerAddr::from_url(bare).map_err(|e| e.to_string())?);
+    }
+    Ok(Servers {
+        addrs,
+        credentials: credentials.flatten(),
+    })
+}
+
 fn decode(part: &str) -> Result<String, String> {
     percent_decode_str(part)
         .decode_utf8()
@@ -99,14 +143,15 @@ fn decode(part: &str) -> Result<String, String> {
         .map_err(|_| "credentials are not UTF-8".to_owned())
 }
 
-/// `url` without any `user:password@`, for error messages.
+/// `url` (each server of it) without any `user:password@`, for error messages.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let redact_one = |url: &str| match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}{}", &url[..scheme + 3], &url[at + 1..])
         }
         _ => url.to_owned(),
-    }
+    };
+    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
 }
 
 fn log_event(event: Event) {
@@ -126,6 +171,39 @@ mod tests {
     fn redacts_credentials() {
         assert_eq!(redact("nats://u:p@h:1"), "nats://h:1");
         assert_eq!(redact("nats://h:1"), "nats://h:1");
+        assert_eq!(
+            redact("nats://u:p@h:1,nats://u:p@g:2"),
+            "nats://h:1,nats://g:2"
+        );
+    }
+
+    #[test]
+    fn a_server_list_shares_one_set_of_credentials() {
+        let servers = parse_servers("nats://u:p%40ss@h:1, nats://u:p%40ss@g:2").unwrap();
+        assert_eq!(servers.addrs.len(), 2);
+        assert_eq!(servers.credentials, Some(("u".into(), "p@ss".into())));
+        assert_eq!(servers.shown(), "nats://h:1,nats://g:2");
+        let mixed = parse_servers("nats://u:p@h:1,nats://v:q@g:2")
+            .err()
+            .unwrap();
+        assert!(mixed.contains("same user and password"), "{mixed}");
+    }
+
+    #[tokio::test]
+    async fn a_server_list_connects_to_the_one_that_answers() {
+        let nats = mpc_testkit::NatsServer::start();
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let password = nats.password(mpc_testkit::Role::Client);
+        let url = format!(
+            "nats://client:{password}@127.0.0.1:{dead},nats://client:{password}@127.0.0.1:{}",
+            nats.port()
+        );
+        let client = connect(&url).await.expect("the live server answers");
+        client.flush().await.unwrap();
     }
 
     #[tokio::test]

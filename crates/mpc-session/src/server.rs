@@ -1,10 +1,16 @@
-//! The co-signer side: a queue-group subscription to requests, answering
-//! `hello` and `health` itself and handing session requests to the caller.
+//! The co-signer side: a NATS service (the Services API, so `nats micro
+//! ls|info|stats` lists every replica) with one endpoint per op in a queue
+//! group, answering `hello` and `health` itself and handing session requests
+//! to the caller. Only the request goes through the queue group: the rounds
+//! run on the session's own subjects.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use async_nats::{Client, Message, Subject, Subscriber};
+use async_nats::service::{self, ServiceExt};
+use async_nats::{Client, Message};
+use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use mpc_protocol::Party;
 use serde_bytes::ByteBuf;
@@ -20,26 +26,48 @@ use crate::wire::{
 };
 use crate::{Health, Identity, NatsPeerChannel, Rejection, SessionConfig, SessionError};
 
-/// Subscribes to every co-signer request in `queue_group` (normally
+/// The co-signer's name in the NATS Services API.
+pub const SERVICE_NAME: &str = "mpc-cosigner";
+
+/// Registers the co-signer as the NATS service [`SERVICE_NAME`], one
+/// endpoint per op on `mpc.v1.cosigner.<op>` in `queue_group` (normally
 /// [`subjects::COSIGNER_QUEUE_GROUP`]). A background task answers `hello`
 /// and `health` at once, even while the caller is busy in a session, and
-/// queues session requests for [`Incoming::next`].
+/// queues session requests for [`Incoming::next`]. Each endpoint's stats
+/// (`$SRV.STATS`) carry, as `data`, the refusals it answered by code.
 ///
-/// The subscription reaches the broker shortly after this returns; callers
-/// that must know it is live (tests, start-up scripts) poll [`health`](crate::health).
+/// The subscriptions reach the broker shortly after this returns; callers
+/// that must know they are live (tests, start-up scripts) poll [`health`](crate::health).
 pub async fn serve(
     nats: Client,
     identity: Arc<Identity>,
     queue_group: &str,
     config: SessionConfig,
 ) -> Result<Incoming, SessionError> {
-    let requests = nats
-        .queue_subscribe(subjects::ALL_REQUESTS, queue_group.to_owned())
+    let refusals = Refusals::default();
+    let counted = refusals.clone();
+    let service = nats
+        .service_builder()
+        .description("2-of-2 MPC wallet co-signer: keygen, sign, refresh and status sessions")
+        .queue_group(queue_group)
+        .stats_handler(move |endpoint, _| counted.as_data(&endpoint))
+        .start(SERVICE_NAME, env!("CARGO_PKG_VERSION"))
         .await
         .map_err(SessionError::transport)?;
+    let mut endpoints = Vec::new();
+    for op in Op::ALL {
+        let endpoint = service
+            .endpoint_builder()
+            .name(op.as_str())
+            .add(subjects::request(&op))
+            .await
+            .map_err(SessionError::transport)?;
+        endpoints.push(endpoint.map(move |request| (op, request)).boxed());
+    }
     tracing::info!(
         subject = subjects::ALL_REQUESTS,
         queue_group,
+        service = SERVICE_NAME,
         "serving co-signer requests"
     );
     let (sender, receiver) = mpsc::channel(PENDING_REQUESTS);
@@ -47,10 +75,40 @@ pub async fn serve(
         nats,
         identity,
         config,
+        refusals,
     };
-    let task = tokio::spawn(dispatcher.run(requests, sender));
+    let task = tokio::spawn(dispatcher.run(service, stream::select_all(endpoints), sender));
     Ok(Incoming { receiver, task })
 }
+
+/// Refusals answered, by endpoint and code: a refusal is a protocol answer
+/// (CBOR, maybe inside the handshake), not a service error, so the Services
+/// API's own error count cannot carry it.
+#[derive(Clone, Default)]
+struct Refusals(Arc<Mutex<HashMap<Op, BTreeMap<String, u64>>>>);
+
+impl Refusals {
+    fn count(&self, op: Op, code: &str) {
+        let mut counts = self.0.lock().expect("refusal counts");
+        *counts
+            .entry(op)
+            .or_default()
+            .entry(code.to_owned())
+            .or_default() += 1;
+    }
+
+    fn as_data(&self, endpoint: &str) -> serde_json::Value {
+        let counts = self.0.lock().expect("refusal counts");
+        let of_endpoint = Op::parse(endpoint)
+            .and_then(|op| counts.get(&op))
+            .cloned()
+            .unwrap_or_default();
+        serde_json::json!({ "refused": of_endpoint })
+    }
+}
+
+/// A request as its endpoint delivered it, with the reply it is owed.
+type Requests = stream::SelectAll<BoxStream<'static, (Op, service::Request)>>;
 
 /// Session requests waiting for the caller; more are refused as `busy`.
 const PENDING_REQUESTS: usize = 64;
@@ -81,16 +139,29 @@ struct Dispatcher {
     nats: Client,
     identity: Arc<Identity>,
     config: SessionConfig,
+    refusals: Refusals,
 }
 
 impl Dispatcher {
-    async fn run(self, mut requests: Subscriber, sender: mpsc::Sender<IncomingRequest>) {
-        while let Some(message) = requests.next().await {
-            let Some(reply) = message.reply.clone() else {
-                tracing::warn!(subject = %message.subject, "ignored request without reply subject");
+    async fn run(
+        self,
+        // Kept for as long as requests are served: the service answers
+        // `$SRV.PING|INFO|STATS` while it lives.
+        _service: service::Service,
+        mut requests: Requests,
+        sender: mpsc::Sender<IncomingRequest>,
+    ) {
+        while let Some((op, request)) = requests.next().await {
+            if request.message.reply.is_none() {
+                tracing::warn!(subject = %request.message.subject, "ignored request without reply subject");
                 continue;
+            }
+            let responder = Responder {
+                request: Arc::new(request),
+                op,
+                refusals: self.refusals.clone(),
             };
-            let refusal = match self.parse(&message, &reply).await {
+            let refusal = match self.parse(op, &responder).await {
                 Ok(None) => continue,
                 Ok(Some(request)) => match sender.try_send(request) {
                     Ok(()) => continue,
@@ -101,23 +172,19 @@ impl Dispatcher {
                 },
                 Err(rejection) => rejection,
             };
-            tracing::warn!(subject = %message.subject, code = %refusal.code,
+            tracing::warn!(op = %op, code = %refusal.code,
                 reason = %refusal.message, "refused request");
-            refuse(&self.nats, reply, refusal).await;
+            refuse(&responder, refusal).await;
         }
     }
 
     /// Answers `hello`/`health` (returning `None`) or builds a session request.
     async fn parse(
         &self,
-        message: &Message,
-        reply: &Subject,
+        op: Op,
+        responder: &Responder,
     ) -> Result<Option<IncomingRequest>, Rejection> {
-        let op = message
-            .subject
-            .strip_prefix("mpc.v1.cosigner.")
-            .and_then(Op::parse)
-            .ok_or_else(|| Rejection::new("bad_request", "unknown request subject"))?;
+        let message: &Message = &responder.request.message;
         if op == Op::Hello || op == Op::Health {
             let answer = if op == Op::Hello {
                 mpc_cbor::encode(&HelloReply {
@@ -130,7 +197,7 @@ impl Dispatcher {
                     version: env!("CARGO_PKG_VERSION").into(),
                 })
             };
-            if let Err(e) = self.nats.publish(reply.clone(), answer.into()).await {
+            if let Err(e) = responder.respond(answer).await {
                 tracing::warn!(op = %op, error = %e, "could not answer");
             }
             return Ok(None);
@@ -151,7 +218,7 @@ impl Dispatcher {
             session_id: envelope.session_id,
             client_pub,
             handshake: envelope.handshake.into_vec(),
-            reply: reply.clone(),
+            responder: responder.clone(),
             nats: self.nats.clone(),
             identity: self.identity.clone(),
             config: self.config.clone(),
@@ -159,15 +226,32 @@ impl Dispatcher {
     }
 }
 
-async fn refuse(nats: &Client, reply: Subject, rejection: Rejection) {
+/// The one reply a request is owed, sent through the service so its stats
+/// count it (and its processing time).
+#[derive(Clone)]
+struct Responder {
+    request: Arc<service::Request>,
+    op: Op,
+    refusals: Refusals,
+}
+
+impl Responder {
+    async fn respond(&self, payload: Vec<u8>) -> Result<(), SessionError> {
+        self.request
+            .respond(Ok(payload.into()))
+            .await
+            .map_err(SessionError::transport)
+    }
+}
+
+/// Refuses in clear.
+async fn refuse(responder: &Responder, rejection: Rejection) {
+    responder.refusals.count(responder.op, &rejection.code);
     let envelope = ReplyEnvelope::Refused {
         version: WIRE_VERSION,
         rejection,
     };
-    if let Err(e) = nats
-        .publish(reply, mpc_cbor::encode(&envelope).into())
-        .await
-    {
+    if let Err(e) = responder.respond(mpc_cbor::encode(&envelope)).await {
         tracing::warn!(error = %e, "could not send refusal");
     }
 }
@@ -179,7 +263,7 @@ pub struct IncomingRequest {
     /// The static key the sender claims; proven only by [`authenticate`](Self::authenticate).
     pub client_pub: [u8; 32],
     handshake: Vec<u8>,
-    reply: Subject,
+    responder: Responder,
     nats: Client,
     identity: Arc<Identity>,
     config: SessionConfig,
@@ -208,8 +292,7 @@ impl IncomingRequest {
                 session: self.session_id.to_string(),
             };
             refuse(
-                &self.nats,
-                self.reply,
+                &self.responder,
                 Rejection::new(
                     "unauthenticated",
                     "the request is not from the expected client key",
@@ -266,7 +349,7 @@ impl IncomingRequest {
     pub async fn reject(self, rejection: Rejection) {
         tracing::info!(session = %self.session_id, op = %self.op, code = %rejection.code,
             "refused request");
-        refuse(&self.nats, self.reply, rejection).await;
+        refuse(&self.responder, rejection).await;
     }
 }
 
@@ -347,6 +430,10 @@ impl AuthenticatedRequest {
         } = self;
         tracing::info!(session = %request.session_id, op = %request.op, code = %rejection.code,
             "rejected authenticated request");
+        request
+            .responder
+            .refusals
+            .count(request.op, &rejection.code);
         let message = noise::write_handshake(
             &mut handshake,
             &mpc_cbor::encode(&HandshakeReply::Rejected(rejection)),
@@ -380,9 +467,5 @@ async fn reply_handshake(request: &IncomingRequest, message: Vec<u8>) -> Result<
         version: WIRE_VERSION,
         handshake: ByteBuf::from(message),
     };
-    request
-        .nats
-        .publish(request.reply.clone(), mpc_cbor::encode(&envelope).into())
-        .await
-        .map_err(SessionError::transport)
+    request.responder.respond(mpc_cbor::encode(&envelope)).await
 }

@@ -46,7 +46,7 @@ pub enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 6] = [
+    pub const ALL: [Op; 6] = [
         Op::Keygen,
         Op::Sign,
         Op::Refresh,
