@@ -56,6 +56,7 @@ mod lock;
 pub mod pairing;
 mod platform_fs;
 mod rotation;
+mod sealed;
 mod secret;
 mod share;
 mod store;
@@ -77,6 +78,7 @@ pub use keysource::{
 pub use lock::{lock, lock_path, lock_status, unlock, LockRecord};
 pub use platform_fs::FileStamp;
 pub use rotation::{discard_next, next_path, pending_next, promote_next, stage_next};
+pub use sealed::SealedShare;
 pub use secret::Passphrase;
 pub use share::{load_share, load_unlocked, read_info, save_share, Expect, LoadedShare, ShareMeta};
 pub use store::{FileStore, KeyShareStore};

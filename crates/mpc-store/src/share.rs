@@ -119,11 +119,25 @@ pub(crate) fn write_new(
     overwrite: Overwrite,
 ) -> Result<ShareInfo> {
     validate_wallet_id(&meta.wallet_id)?;
-    let public_key = normalize_public_key(&meta.public_key)?;
     if overwrite == Overwrite::Refuse && path.symlink_metadata().is_ok() {
         // Checked before touching the keyring or running Argon2id.
         return Err(StoreError::AlreadyExists { path: path.into() });
     }
+    let (bytes, info) = seal(kind, meta, plaintext, source)?;
+    atomic::write_atomic(path, &bytes, overwrite)?;
+    Ok(info)
+}
+
+/// A new container for `plaintext` under a new key from `source`: the
+/// complete file bytes and their header.
+pub(crate) fn seal(
+    kind: FileKind,
+    meta: &ShareMeta,
+    plaintext: &[u8],
+    source: &KeySource,
+) -> Result<(Vec<u8>, ShareInfo)> {
+    validate_wallet_id(&meta.wallet_id)?;
+    let public_key = normalize_public_key(&meta.public_key)?;
     let (key, key_source) = keysource::new_file_key(source, meta.party, &meta.wallet_id)?;
     let mut info = ShareInfo {
         kind,
@@ -137,8 +151,8 @@ pub(crate) fn write_new(
         key_check: KeyCheck::new(&key),
         ciphertext_len: 0,
     };
-    write_with_key(path, &mut info, &key, plaintext, overwrite)?;
-    Ok(info)
+    let bytes = format::encode(&mut info, &key, plaintext);
+    Ok((bytes, info))
 }
 
 pub(crate) fn write_with_key(
@@ -161,7 +175,18 @@ pub(crate) fn open_file(
     passphrase: Option<&Passphrase>,
 ) -> Result<(LoadedShare, DataKey)> {
     let bytes = format::read_file(path)?;
-    let container = format::parse(path, &bytes)?;
+    open_bytes(path, &bytes, kind, expect, passphrase)
+}
+
+/// [`open_file`] of a container already in memory; `path` names it in errors.
+pub(crate) fn open_bytes(
+    path: &Path,
+    bytes: &[u8],
+    kind: FileKind,
+    expect: Expect<'_>,
+    passphrase: Option<&Passphrase>,
+) -> Result<(LoadedShare, DataKey)> {
+    let container = format::parse(path, bytes)?;
     // Checked before asking for keys, to fail fast on the wrong file; the AEAD
     // below then authenticates these very header bytes.
     check_identity(path, &container.info, kind, expect)?;
