@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 /// Reads the identity key, or creates it (mode 0600) when there is none.
 pub fn load_or_create(path: &Path) -> anyhow::Result<Identity> {
-    match read(path) {
+    match load(path) {
         Err(e) if is_not_found(&e) => create(path),
         other => other,
     }
@@ -23,7 +23,8 @@ fn is_not_found(error: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
-fn read(path: &Path) -> anyhow::Result<Identity> {
+/// Reads the identity key; never creates one.
+pub fn load(path: &Path) -> anyhow::Result<Identity> {
     match fs::read(path) {
         Ok(bytes) => {
             let bytes = Zeroizing::new(bytes);
@@ -49,7 +50,7 @@ fn create(path: &Path) -> anyhow::Result<Identity> {
             tracing::info!(public_key = %hex::encode(identity.public_key()), "created co-signer identity");
             Ok(identity)
         }
-        Err(StoreError::AlreadyExists { .. }) => read(path),
+        Err(StoreError::AlreadyExists { .. }) => load(path),
         Err(e) => Err(e.into()),
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod enrollment;
+pub mod fleet;
 pub mod identity;
 pub mod policy;
 pub mod replay;

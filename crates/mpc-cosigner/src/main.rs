@@ -12,8 +12,10 @@ use mpc_session::{subjects, unix_now, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
 use mpc_cosigner::enrollment::{self, Enrollment};
+use mpc_cosigner::fleet::memory::FleetMemory;
+use mpc_cosigner::fleet::{Fleet, FleetConfig};
 use mpc_cosigner::policy::{self, PolicyEngine};
-use mpc_cosigner::replay::SessionMemory;
+use mpc_cosigner::replay::{Memory, SessionMemory};
 use mpc_cosigner::sessions::{Cosigner, Setup};
 use mpc_cosigner::wallets::Wallets;
 use mpc_cosigner::{backup, identity, warn_if_weak, SHARE_PASSPHRASE};
@@ -49,9 +51,27 @@ struct Args {
     /// Broker URL with the co-signer user's credentials (needed to serve)
     #[arg(long, env = "MPC_NATS_URL", hide_env_values = true)]
     nats_url: Option<String>,
-    /// Where shares (one file per wallet) and the identity key live
+    /// Where shares (one file per wallet), the identity key, enrollment and
+    /// the policy ledger live
     #[arg(long, env = "MPC_COSIGNER_DATA")]
     data_dir: Option<PathBuf>,
+    /// Where shares, leases and session ids live: files in the data dir (one
+    /// co-signer), or JetStream KV buckets every replica of a fleet shares
+    #[arg(long, env = "MPC_COSIGNER_STORE", value_enum, default_value_t = Store::File)]
+    store: Store,
+    /// JetStream replicas of the fleet's buckets when this replica creates
+    /// them (3 on a 3-node cluster)
+    #[arg(long, env = "MPC_JETSTREAM_REPLICAS", default_value_t = 1)]
+    replicas: usize,
+    /// Seconds a wallet stays leased to a replica that stopped renewing
+    /// (it died mid-session), when this replica creates the leases bucket
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..))]
+    lease_ttl: u64,
+    /// The identity key file (default: <data-dir>/identity.key). With
+    /// --store jetstream every replica loads the same one, which the operator
+    /// provides (e.g. a mounted secret); it is never created implicitly then
+    #[arg(long, env = "MPC_COSIGNER_IDENTITY_FILE")]
+    identity_file: Option<PathBuf>,
     /// keyring or passphrase
     #[arg(long, env = "MPC_KEY_SOURCE")]
     key_source: Option<String>,
@@ -88,6 +108,15 @@ struct Args {
     /// of an enrollment token can (`mpc-cosigner enroll`)
     #[arg(long, env = "MPC_OPEN_ENROLLMENT")]
     open_enrollment: bool,
+}
+
+/// Where the co-signer keeps its wallets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Store {
+    /// One encrypted file per wallet in <data-dir>/wallets
+    File,
+    /// JetStream KV buckets, shared by every replica (needs a passphrase key source)
+    Jetstream,
 }
 
 /// Operator commands that work on the data dir instead of serving.
@@ -149,7 +178,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .context("no data directory on this system: pass --data-dir")?
             .join("mpc-wallet/cosigner"),
     };
-    let identity_path = data_dir.join("identity.key");
+    let identity_path = args
+        .identity_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("identity.key"));
     // Needs no key source: the identity key is kept apart from the shares.
     let enrollment_dir = data_dir.join("enrollment");
     match args.admin {
@@ -199,6 +231,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let wallets_dir = data_dir.join("wallets");
     if let Some(Admin::Backup(command)) = args.admin {
+        if args.store == Store::Jetstream {
+            anyhow::bail!(
+                "backups work on the file store only; run them against a --store file data dir"
+            );
+        }
         return tokio::task::spawn_blocking(move || {
             backup::run(command, &wallets_dir, &key_source)
         })
@@ -211,19 +248,59 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let nats_url = args.nats_url.context(
         "set MPC_NATS_URL (or --nats-url) to the broker, with the co-signer user's credentials",
     )?;
-    let identity = identity::load_or_create(&identity_path)?;
-    let wallets = Wallets::open(wallets_dir, key_source)?;
     let (nats, mut violations) = connect_broker(&nats_url).await?;
     let config = SessionConfig {
         round_timeout: Duration::from_secs(args.round_timeout),
         freshness_window: Duration::from_secs(args.freshness_window),
         ..SessionConfig::default()
     };
-    let memory = SessionMemory::open(
-        &data_dir.join("sessions.seen"),
-        config.freshness_window,
-        unix_now(),
-    )?;
+    let (identity, wallets, memory) = match args.store {
+        Store::File => {
+            let memory = SessionMemory::open(
+                &data_dir.join("sessions.seen"),
+                config.freshness_window,
+                unix_now(),
+            )?;
+            (
+                identity::load_or_create(&identity_path)?,
+                Wallets::open(wallets_dir, key_source)?,
+                Memory::File(Arc::new(memory)),
+            )
+        }
+        Store::Jetstream => {
+            if !matches!(key_source, KeySource::Passphrase(_)) {
+                anyhow::bail!(
+                    "--store jetstream needs MPC_KEY_SOURCE=passphrase (MPC_PASSPHRASE_FILE): \
+                     every replica must open every share, and an OS keyring is one machine's"
+                );
+            }
+            let identity = identity::load(&identity_path).with_context(|| {
+                format!(
+                    "--store jetstream loads the fleet's shared identity from {}: create it once \
+                     with `mpc-cosigner --identity-file FILE identity` and give every replica \
+                     that file (MPC_COSIGNER_IDENTITY_FILE)",
+                    identity_path.display()
+                )
+            })?;
+            let fleet = Fleet::open(
+                nats.clone(),
+                FleetConfig {
+                    replicas: args.replicas,
+                    lease_ttl: Duration::from_secs(args.lease_ttl),
+                    freshness_window: config.freshness_window,
+                },
+            )
+            .await
+            .map_err(|error| {
+                violations
+                    .reported()
+                    .map_or(error.into(), anyhow::Error::from)
+            })?;
+            let memory = Memory::Fleet(Box::new(FleetMemory::new(fleet.sessions.clone())));
+            let wallets = Wallets::fleet(fleet, key_source, mpc_cosigner::fleet::replica_name());
+            (identity, wallets, memory)
+        }
+    };
     let enrollment = if args.open_enrollment {
         Enrollment::Open
     } else {
@@ -238,6 +315,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         key_source = key_source_name,
         chain_id = args.chain_id,
         open_enrollment = args.open_enrollment,
+        store = ?args.store,
         "co-signer ready"
     );
     let mut cosigner = Cosigner::new(Setup {
@@ -251,6 +329,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         cosigner = cosigner.with_policy(engine);
     }
     let _sweep = cosigner.spawn_unconfirmed_sweep(Duration::from_secs(args.unconfirmed_keygen_ttl));
+    let _follower = cosigner.spawn_cache_follower();
     tokio::select! {
         () = cosigner.run(incoming) => anyhow::bail!("the broker subscription ended"),
         _ = tokio::signal::ctrl_c() => {

@@ -52,6 +52,45 @@ pub enum MemoryError {
     Store(#[from] mpc_store::StoreError),
 }
 
+/// Where accepted session ids are kept: a file for one co-signer, the
+/// fleet's sessions bucket for replicas on JetStream.
+pub enum Memory {
+    File(std::sync::Arc<SessionMemory>),
+    Fleet(Box<crate::fleet::memory::FleetMemory>),
+}
+
+impl Memory {
+    /// Whether `session_id` is known to be used already, checked before the
+    /// request is authenticated, changing nothing. Only the file knows this
+    /// cheaply; the fleet checks after authentication, in [`admit`](Self::admit).
+    pub fn known(&self, session_id: &str) -> bool {
+        match self {
+            Memory::File(memory) => memory.contains(session_id),
+            Memory::Fleet(_) => false,
+        }
+    }
+
+    /// Remembers an authenticated request's session id before it is served.
+    pub async fn admit(
+        &self,
+        session_id: &str,
+        issued_at: u64,
+        now: u64,
+    ) -> anyhow::Result<Admission> {
+        match self {
+            Memory::File(memory) => {
+                let (memory, session_id) = (std::sync::Arc::clone(memory), session_id.to_owned());
+                // Blocking: an fsync per admission.
+                let admitted =
+                    tokio::task::spawn_blocking(move || memory.admit(&session_id, issued_at, now))
+                        .await?;
+                Ok(admitted?)
+            }
+            Memory::Fleet(fleet) => Ok(fleet.admit(session_id, issued_at).await?),
+        }
+    }
+}
+
 /// Session id → the request's `issued_at` (Unix seconds), on disk as one
 /// `<issued_at> <session id>` line per accepted request. The ids and the file
 /// have their own locks, so the check before authentication never waits for

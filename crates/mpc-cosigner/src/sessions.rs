@@ -25,15 +25,17 @@ use tracing::Instrument;
 
 use crate::enrollment::Enrollment;
 use crate::policy::PolicyEngine;
-use crate::replay::{Admission, SessionMemory};
+use crate::replay::{Admission, Memory};
 use crate::wallets::{Claim, Wallet, Wallets};
 
 /// How long a request waits for its wallet's previous session to end.
 const CLAIM_WAIT: Duration = Duration::from_secs(2);
+/// How often it asks again meanwhile (in a fleet, each ask is a KV write).
+const CLAIM_RETRY: Duration = Duration::from_millis(25);
 
 pub struct Cosigner {
     wallets: Arc<Wallets>,
-    memory: Arc<SessionMemory>,
+    memory: Arc<Memory>,
     enrollment: Arc<Enrollment>,
     /// The floor every payload meets: the chain and the fee cap.
     policy: TxPolicy,
@@ -47,7 +49,7 @@ pub struct Cosigner {
 pub struct Setup {
     pub wallets: Wallets,
     /// The session ids accepted within the freshness window.
-    pub memory: SessionMemory,
+    pub memory: Memory,
     /// Who may create wallets.
     pub enrollment: Enrollment,
     /// Only transactions for this chain are signed.
@@ -102,6 +104,19 @@ impl Cosigner {
         })
     }
 
+    /// Keeps the share cache in step with changes anywhere in the fleet
+    /// ([`Wallets::follow_changes`]), watching again after an error; ends at
+    /// once for files.
+    pub fn spawn_cache_follower(&self) -> tokio::task::JoinHandle<()> {
+        let wallets = Arc::clone(&self.wallets);
+        tokio::spawn(async move {
+            while let Err(error) = wallets.follow_changes().await {
+                tracing::warn!(%error, "the wallets watch stopped; watching again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
     /// Serves requests until the subscription ends. Each session runs in its
     /// own task; past `max_sessions` new ones are refused as busy, so a flood
     /// cannot grow memory without bound.
@@ -111,7 +126,7 @@ impl Cosigner {
             // A replayed first handshake message would start a session nobody
             // can finish; refuse a known one before spending a slot on it. This
             // only reads: ids are remembered once their request authenticates.
-            if cosigner.memory.contains(request.session_id.as_str()) {
+            if cosigner.memory.known(request.session_id.as_str()) {
                 tracing::warn!(session = %request.session_id, "refused a replayed session id");
                 request
                     .reject(Rejection::new(
@@ -189,12 +204,14 @@ impl Cosigner {
         &self,
         request: AuthenticatedRequest,
     ) -> anyhow::Result<Option<AuthenticatedRequest>> {
-        let memory = Arc::clone(&self.memory);
-        let (session, issued_at) = (request.session_id().to_string(), request.issued_at());
-        let admission =
-            tokio::task::spawn_blocking(move || memory.admit(&session, issued_at, unix_now()))
-                .await
-                .expect("session memory task panicked");
+        let admission = self
+            .memory
+            .admit(
+                request.session_id().as_str(),
+                request.issued_at(),
+                unix_now(),
+            )
+            .await;
         let refusal = match admission {
             Ok(Admission::Fresh) => return Ok(Some(request)),
             Ok(Admission::Replayed) => {
@@ -209,7 +226,7 @@ impl Cosigner {
                 "the co-signer is at capacity; retry",
             ),
             Err(error) => {
-                tracing::error!(%error, "could not remember the session id");
+                tracing::error!(error = %format!("{error:#}"), "could not remember the session id");
                 Rejection::new(
                     RejectionCode::Internal.as_str(),
                     "the co-signer could not record the session; see its logs",
@@ -410,15 +427,21 @@ impl Cosigner {
 
         let staged = {
             let (wallet_id, new_share) = (wallet_id.clone(), Arc::clone(&new_share));
-            self.blocking(move |wallets| wallets.stage(&wallet_id, &new_share, new_version))
-                .await
+            let wallet = Arc::clone(wallet);
+            self.blocking(move |wallets| {
+                wallets.stage(&wallet_id, &wallet, &new_share, new_version)
+            })
+            .await
         };
-        if let Err(error) = staged {
-            channel
-                .abort("the co-signer could not stage its new share")
-                .await;
-            return Err(error).context("stage the refreshed share");
-        }
+        let staged_at = match staged {
+            Ok(stamp) => stamp,
+            Err(error) => {
+                channel
+                    .abort("the co-signer could not stage its new share")
+                    .await;
+                return Err(error).context("stage the refreshed share");
+            }
+        };
         // From here on, any failure leaves the old pair in force.
         let confirmed = async {
             send_confirm(&mut channel, rounds::REFRESH_STAGED, new_version).await?;
@@ -447,7 +470,7 @@ impl Cosigner {
         // unconfirmed, is settled with the promotion.
         let id = wallet_id.clone();
         self.blocking(move |wallets| {
-            wallets.promote(&id)?;
+            wallets.promote(&id, staged_at)?;
             wallets.confirm(&id)
         })
         .await
@@ -484,9 +507,12 @@ impl Cosigner {
     async fn claim(&self, wallet_id: &str) -> Result<Claim, Rejection> {
         let deadline = tokio::time::Instant::now() + CLAIM_WAIT;
         loop {
-            match self.wallets.claim(wallet_id) {
-                Err(_) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+            match self.wallets.claim(wallet_id).await {
+                Err(busy)
+                    if busy.code == RejectionCode::Busy.as_str()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(CLAIM_RETRY).await;
                 }
                 claimed => return claimed,
             }
