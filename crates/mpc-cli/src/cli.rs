@@ -62,6 +62,11 @@ pub struct BrokerArgs {
     /// Seconds to wait for the co-signer in each protocol round
     #[arg(long, default_value_t = DEFAULT_ROUND_TIMEOUT_SECS)]
     pub timeout: u64,
+    /// Seconds a signing keeps retrying, with fresh sessions, when no
+    /// co-signer answers, one times out or the wallet is busy (a fleet
+    /// replica or broker node restarting); 0 reports the first failure
+    #[arg(long, env = "MPC_RETRY_FOR", default_value_t = 0)]
+    pub retry_for: u64,
 }
 
 /// How a command reaches the chain (only on commands that do).

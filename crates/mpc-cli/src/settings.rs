@@ -27,6 +27,8 @@ pub struct Settings {
     pub rpc_url: Option<String>,
     pub chain_id: u64,
     pub round_timeout: Duration,
+    /// How long a signing retries transient failures.
+    pub retry_for: Duration,
     /// Print `session <id>` on stderr as keygen, sign and rotate sessions
     /// open (text mode), so they can be followed with `mpc watch <id>`.
     pub announce_sessions: bool,
@@ -50,6 +52,7 @@ impl Settings {
             round_timeout: Duration::from_secs(
                 broker.map_or(DEFAULT_ROUND_TIMEOUT_SECS, |broker| broker.timeout),
             ),
+            retry_for: Duration::from_secs(broker.map_or(0, |broker| broker.retry_for)),
             announce_sessions,
         }
     }
@@ -93,7 +96,8 @@ impl Settings {
     fn builder(&self, needs: Needs) -> ConnectionBuilder {
         let mut builder = Connection::builder()
             .chain_id(self.chain_id)
-            .round_timeout(self.round_timeout);
+            .round_timeout(self.round_timeout)
+            .retry_transient(self.retry_for);
         if self.announce_sessions {
             builder = builder.on_session_start(|op, session| {
                 if matches!(op, Op::Keygen | Op::Sign | Op::Refresh) {

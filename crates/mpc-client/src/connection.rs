@@ -53,6 +53,7 @@ pub struct ConnectionBuilder {
     on_session_start: Option<SessionHook>,
     cosigner_key: Option<ExpectedKey>,
     enrollment: Enrollment,
+    retry_for: Duration,
 }
 
 /// How keygen asks the co-signer to admit it (see
@@ -96,6 +97,7 @@ impl Default for ConnectionBuilder {
             on_session_start: None,
             cosigner_key: None,
             enrollment: Enrollment::default(),
+            retry_for: Duration::ZERO,
         }
     }
 }
@@ -177,6 +179,16 @@ impl ConnectionBuilder {
     }
 
     /// Calls `hook` with the op and id of every session the co-signer
+    /// Lets a signing retry, with a fresh session each time, for up to
+    /// `window` when no co-signer answered, one timed out or dropped the
+    /// session, or the wallet was busy: what a fleet's replica restarting or
+    /// a broker node failing looks like. Off by default: a single co-signer
+    /// that is gone stays gone, and is reported at once.
+    pub fn retry_transient(mut self, window: Duration) -> Self {
+        self.retry_for = window;
+        self
+    }
+
     /// accepts, before its first round: for example to print the id, which
     /// `mpc watch <session>` and observers of the broker can follow.
     pub fn on_session_start(
@@ -220,6 +232,7 @@ impl ConnectionBuilder {
                 on_session_start: self.on_session_start,
                 cosigner_key: self.cosigner_key,
                 enrollment: self.enrollment,
+                retry_for: self.retry_for,
             }),
         };
         if connection.is_embedded() {
@@ -254,6 +267,7 @@ struct Inner {
     on_session_start: Option<SessionHook>,
     cosigner_key: Option<ExpectedKey>,
     enrollment: Enrollment,
+    retry_for: Duration,
 }
 
 /// A new wallet, as keygen made it.
@@ -320,6 +334,12 @@ impl Connection {
     /// The underlying NATS connection.
     pub fn nats(&self) -> &mpc_session::Client {
         &self.inner.nats
+    }
+
+    /// How long a signing may retry transient failures
+    /// ([`ConnectionBuilder::retry_transient`]).
+    pub(crate) fn retry_for(&self) -> Duration {
+        self.inner.retry_for
     }
 
     /// The chain this connection signs for.

@@ -213,6 +213,22 @@ impl Error {
         matches!(self, Error::Refused { code: c, authenticated: true, .. } if *c == code)
     }
 
+    /// Whether a fresh session may well succeed where this one failed: no
+    /// co-signer answered or one timed out, a session broke off (a replica
+    /// or a broker node went away), or the wallet was busy. Never a refusal
+    /// that says something about the request, nor a misbehaving peer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Refused { code, .. } => *code == RejectionCode::Busy,
+            Error::Session(error) => matches!(
+                error,
+                SessionError::CosignerUnreachable { .. } | SessionError::RequestTimeout { .. }
+            ),
+            Error::Protocol(error) => matches!(error.kind, ErrorKind::Channel(_)),
+            _ => false,
+        }
+    }
+
     fn classify(&self) -> (&'static str, Category) {
         use Category::*;
         match self {

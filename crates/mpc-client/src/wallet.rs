@@ -292,11 +292,27 @@ impl Wallet {
         let path = account.path()?;
         payload.validate(&TxPolicy::new(self.connection.chain_id()))?;
         let digest = payload.digest()?;
-        self.settling(|share| {
-            let (payload, path) = (payload.clone(), path.clone());
-            async move { self.sign_with(&share, payload, path, digest).await }
-        })
-        .await
+        let deadline = tokio::time::Instant::now() + self.connection.retry_for();
+        let mut pause = FIRST_RETRY_PAUSE;
+        loop {
+            let signed = self
+                .settling(|share| {
+                    let (payload, path) = (payload.clone(), path.clone());
+                    async move { self.sign_with(&share, payload, path, digest).await }
+                })
+                .await;
+            match signed {
+                // A fresh session signs anew: nothing of the failed one is reused.
+                Err(error)
+                    if error.is_transient() && tokio::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::warn!(code = error.code(), error = %error, "signing failed transiently; retrying with a fresh session");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                result => return result,
+            }
+        }
     }
 
     async fn sign_with(
@@ -482,6 +498,11 @@ async fn load(path: &Path, passphrase: Option<Passphrase>) -> Result<ClientShare
     let path = path.to_owned();
     blocking(move || share::load(&path, passphrase.as_ref())).await
 }
+
+/// The first and the longest pause between two signing attempts
+/// ([`ConnectionBuilder::retry_transient`](crate::ConnectionBuilder::retry_transient)).
+const FIRST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A peer caught misbehaving locks the wallet here too: never retry with it.
 async fn lock_on_misbehaviour<T>(
