@@ -179,7 +179,7 @@ impl Deployment {
     /// Starts a broadcaster against `rpc_url`.
     pub fn start_broadcaster(&self, rpc_url: &str) -> Worker {
         let log = self.path("broadcaster.log");
-        spawn(
+        spawn_worker(
             Command::new(binary("mpc-broadcaster"))
                 .env("MPC_NATS_URL", self.nats.url(Role::Broadcaster))
                 .env("MPC_RPC_URL", rpc_url)
@@ -237,7 +237,7 @@ impl Deployment {
 /// `--chain-id 1` or `--init genesis.json`: a node that comes up late on a
 /// port a worker already points at, or one on another chain.
 pub fn anvil_on(port: u16, args: &[&str], log: PathBuf) -> Worker {
-    let mut worker = spawn(
+    let mut worker = spawn_worker(
         Command::new(mpc_testkit::tool("anvil"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args),
@@ -260,7 +260,7 @@ pub fn anvil_on(port: u16, args: &[&str], log: PathBuf) -> Worker {
 }
 
 fn spawn_cosigner(nats: &NatsServer, dir: &Path, args: &[String]) -> Worker {
-    spawn(
+    spawn_worker(
         Command::new(binary("mpc-cosigner"))
             .arg("--data-dir")
             .arg(dir.join("cosigner"))
@@ -274,7 +274,8 @@ fn spawn_cosigner(nats: &NatsServer, dir: &Path, args: &[String]) -> Worker {
     )
 }
 
-fn spawn(cmd: &mut Command, log: PathBuf) -> Worker {
+/// Starts a worker process with its stderr in `log`.
+pub fn spawn_worker(cmd: &mut Command, log: PathBuf) -> Worker {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::enrollment::Enrollment;
+use crate::fleet::FleetError;
 use crate::policy::PolicyEngine;
 use crate::replay::{Admission, Memory};
 use crate::wallets::{Claim, Wallet, Wallets};
@@ -225,13 +226,16 @@ impl Cosigner {
                 RejectionCode::Busy.as_str(),
                 "the co-signer is at capacity; retry",
             ),
-            Err(error) => {
-                tracing::error!(error = %format!("{error:#}"), "could not remember the session id");
-                Rejection::new(
-                    RejectionCode::Internal.as_str(),
-                    "the co-signer could not record the session; see its logs",
-                )
-            }
+            Err(error) => match error.downcast::<FleetError>() {
+                Ok(error) => crate::wallets::fleet_refusal(error),
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "could not remember the session id");
+                    Rejection::new(
+                        RejectionCode::Internal.as_str(),
+                        "the co-signer could not record the session; see its logs",
+                    )
+                }
+            },
         };
         request.reject(refusal).await?;
         Ok(None)

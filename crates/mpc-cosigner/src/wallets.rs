@@ -154,7 +154,7 @@ impl Wallets {
             match Lease::acquire(&fleet.leases, fleet.lease_ttl, wallet_id, replica).await {
                 Ok(Some(lease)) => claim._lease = Some(lease),
                 Ok(None) => return Err(busy()),
-                Err(error) => return Err(internal(error)),
+                Err(error) => return Err(fleet_refusal(error)),
             }
         }
         Ok(claim)
@@ -263,7 +263,7 @@ impl Wallets {
         wallet_id: &str,
         client: &[u8; 32],
     ) -> Result<Arc<Wallet>, Rejection> {
-        let Some((record, revision)) = wait(records.read(wallet_id)).map_err(internal)? else {
+        let Some((record, revision)) = wait(records.read(wallet_id)).map_err(fleet_refusal)? else {
             self.cache.lock().expect("cache").remove(wallet_id);
             return Err(unknown(wallet_id));
         };
@@ -336,9 +336,9 @@ impl Wallets {
     pub fn ensure_new(&self, wallet_id: &str) -> Result<(), Rejection> {
         let taken = match &self.backend {
             Backend::Files(store) => store.exists(wallet_id).map_err(bad_request)?,
-            Backend::Fleet { records, .. } => {
-                wait(records.read(wallet_id)).map_err(internal)?.is_some()
-            }
+            Backend::Fleet { records, .. } => wait(records.read(wallet_id))
+                .map_err(fleet_refusal)?
+                .is_some(),
         };
         if taken {
             return Err(Rejection::new(
@@ -729,6 +729,26 @@ fn discard_if_unconfirmed(path: &Path) -> Result<bool, StoreError> {
         }
     }
     Ok(true)
+}
+
+/// A fleet storage failure as the client sees it: JetStream unavailable for
+/// a moment (a node down, a leader being elected) or a lost race is worth a
+/// retry, so it is `busy`; a damaged record is not.
+pub(crate) fn fleet_refusal(error: FleetError) -> Rejection {
+    match error {
+        FleetError::JetStream { .. } | FleetError::Conflict { .. } => {
+            tracing::warn!(%error, "fleet storage unavailable");
+            Rejection::new(
+                RejectionCode::Busy.as_str(),
+                "the co-signer's storage is unavailable for a moment; retry",
+            )
+        }
+        FleetError::WalletExists { wallet_id } => Rejection::new(
+            RejectionCode::WalletExists.as_str(),
+            format!("the co-signer already has a wallet {wallet_id}"),
+        ),
+        FleetError::CorruptRecord { .. } => internal(error),
+    }
 }
 
 fn bad_request(error: StoreError) -> Rejection {

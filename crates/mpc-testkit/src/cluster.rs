@@ -60,6 +60,8 @@ impl NatsCluster {
             .filter(|(other, _)| *other != index)
             .map(|(_, node)| format!("nats-route://127.0.0.1:{}", node.cluster_port))
             .collect();
+        // A node killed by pid is reaped here, before its successor starts.
+        self.kill(index);
         let node = &self.nodes[index];
         let mut cmd = Command::new(tool("nats-server"));
         cmd.arg("-c")
@@ -133,6 +135,11 @@ impl NatsCluster {
             .map(|index| self.node_url(index, role))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The process id of node `index`, to kill it from where the cluster is shared.
+    pub fn pid(&self, index: usize) -> u32 {
+        self.nodes[index].child.as_ref().expect("node running").id()
     }
 
     /// `kill -9` of node `index`; its store stays for `start_again`.
