@@ -100,6 +100,65 @@ fn compose_services_match_the_binaries_flags_and_environment() {
 }
 
 #[test]
+fn the_fleet_profile_is_a_cluster_of_three_with_replicated_cosigners_and_broadcasters() {
+    let compose = compose();
+    let in_fleet = |name: &str| {
+        let service = service(&compose, name);
+        assert_eq!(
+            strings(&service["profiles"]),
+            ["fleet"],
+            "{name} is in the fleet profile"
+        );
+        service
+    };
+    let names: BTreeSet<String> = (1..=3)
+        .map(|i| {
+            let node = in_fleet(&format!("nats-{i}"));
+            let command = strings(&node["command"]);
+            assert!(command
+                .windows(2)
+                .any(|w| w == ["-c", "/etc/nats/cluster.conf"]));
+            let env = &node["environment"];
+            for route in ["MPC_NATS_ROUTE_1", "MPC_NATS_ROUTE_2"] {
+                let peer = env[route].as_str().unwrap();
+                assert!(
+                    peer.starts_with("nats-route://nats-") && !peer.contains(&format!("nats-{i}:")),
+                    "nats-{i} routes to another node: {peer}"
+                );
+            }
+            env["MPC_NATS_SERVER_NAME"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "every node has its own name");
+    let cluster = std::fs::read_to_string(root().join("nats/cluster.conf")).unwrap();
+    for variable in [
+        "MPC_NATS_SERVER_NAME",
+        "MPC_NATS_CLUSTER_LISTEN",
+        "MPC_NATS_ROUTE_1",
+    ] {
+        assert!(
+            cluster.contains(&format!("${variable}")),
+            "cluster.conf reads {variable}"
+        );
+    }
+    for i in 1..=2 {
+        let name = format!("cosigner-{i}");
+        in_fleet(&name);
+        check_worker(&compose, &name, "mpc-cosigner");
+        let command = strings(&service(&compose, &name)["command"]);
+        assert!(command.windows(2).any(|w| w == ["--store", "jetstream"]));
+        check_worker(&compose, &format!("broadcaster-{i}"), "mpc-broadcaster");
+        for worker in [name, format!("broadcaster-{i}")] {
+            let url = service(&compose, &worker)["environment"]["MPC_NATS_URL"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(url.split(',').count(), 3, "{worker} knows every node");
+        }
+    }
+}
+
+#[test]
 fn the_broker_runs_the_repository_config_with_every_role_password() {
     let compose = compose();
     let nats = service(&compose, "nats");
