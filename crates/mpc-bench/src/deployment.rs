@@ -13,7 +13,7 @@ use serde::Serialize;
 use tempfile::TempDir;
 
 /// What the co-signer logs once it listens for requests.
-const COSIGNER_READY: &str = "co-signer ready";
+pub const COSIGNER_READY: &str = "co-signer ready";
 /// What the broadcaster logs (a JSON line) once it pulls from the queue.
 const BROADCASTER_READY: &str = r#""message":"ready""#;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -116,13 +116,14 @@ pub struct Memory {
 
 impl Worker {
     /// Starts `command` and waits until its log holds `ready`.
-    async fn start(
-        command: &mut Command,
+    pub async fn start(
+        mut command: impl std::borrow::BorrowMut<Command>,
         what: &str,
         ready: &str,
         log: PathBuf,
     ) -> anyhow::Result<Worker> {
         let stderr = File::create(&log).with_context(|| format!("create {}", log.display()))?;
+        let command = command.borrow_mut();
         let program = PathBuf::from(command.get_program());
         let child = command
             .stdin(Stdio::null())
@@ -155,6 +156,31 @@ impl Worker {
     pub fn memory(&self) -> anyhow::Result<Memory> {
         process_memory(self.child.id())
     }
+
+    /// The CPU time (user + system) the process used so far.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        cpu_time(self.child.id())
+    }
+}
+
+/// The CPU time (user + system) of process `pid`, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    // Fields after the command name (which may hold spaces, so split at its ')').
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 after ')'.
+    let ticks = |index: usize| -> anyhow::Result<u64> {
+        fields
+            .get(index)
+            .and_then(|field| field.parse().ok())
+            .with_context(|| format!("no CPU time in {path}"))
+    };
+    // Linux reports CPU time in USER_HZ, 100 on every platform it runs on.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 /// The resident memory of process `pid` now, and its peak.

@@ -10,6 +10,7 @@
 
 mod cbor;
 mod deployment;
+mod fleet;
 mod inprocess;
 mod overnats;
 mod policy;
@@ -150,7 +151,7 @@ async fn run(
     ));
     let policy = policy::measure(plan.policy_checks)?;
     progress("starting nats-server and the co-signer");
-    let mut deployment = Deployment::start(cosigner).await?;
+    let mut deployment = Deployment::start(cosigner.clone()).await?;
     let memory_at_start = deployment.first_cosigner().memory()?;
     let wallets = Wallets::connect(deployment.client_url()).await?;
 
@@ -264,6 +265,14 @@ async fn run(
         refresh: refresh.summary(),
         policy,
     };
+    progress("the fleet: 1, 2 and 3 replicas on a 3-node cluster");
+    drop(deployment);
+    let single = fleet::SingleBroker {
+        sign: operations.sign.nats,
+        signatures_per_s: report::sixteen_on_one(&throughput),
+    };
+    let per_wallet = (plan.throughput_signatures / CONCURRENCY[2]).max(2);
+    let fleet = fleet::measure(&cosigner, plan.signs, per_wallet, single).await?;
     let profile = Profile {
         protocol_compute_ms: operations.sign.in_process.p50_ms,
         cbor_ms: cbor.cbor_ms,
@@ -271,9 +280,11 @@ async fn run(
         longest_compute_step_ms: milliseconds(trace.longest_step),
         cbor,
     };
-    Ok(Report::new(
+    let mut report = Report::new(
         plan.name, operations, throughput, wire, memory, serve, profile,
-    ))
+    );
+    report.fleet = Some(fleet);
+    Ok(report)
 }
 
 /// Signatures at the master key and at m/0/7, each in process then over

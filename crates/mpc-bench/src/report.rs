@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cbor::CborCost;
 use crate::deployment::Memory;
+use crate::fleet::FleetReport;
 use crate::overnats::{Throughput, WireBytes};
 use crate::policy::PolicyCost;
 use crate::serve::ServeMemory;
@@ -122,6 +123,14 @@ impl CosignerMemory {
     }
 }
 
+/// Signatures/s of 16 wallets at once against one co-signer.
+pub fn sixteen_on_one(throughput: &[Throughput]) -> f64 {
+    throughput
+        .iter()
+        .find(|t| t.wallets == 16 && t.cosigners == 1)
+        .map_or(0.0, |t| t.signatures_per_s)
+}
+
 /// Where a signature's time goes.
 #[derive(Debug, Serialize)]
 pub struct Profile {
@@ -178,6 +187,9 @@ pub struct Report {
     pub serve_memory: ServeMemory,
     pub profile: Profile,
     pub targets: Targets,
+    /// The co-signer fleet on a 3-node cluster, beside the single broker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetReport>,
 }
 
 impl Report {
@@ -190,10 +202,7 @@ impl Report {
         serve_memory: ServeMemory,
         profile: Profile,
     ) -> Report {
-        let sixteen_on_one = throughput
-            .iter()
-            .find(|t| t.wallets == 16 && t.cosigners == 1)
-            .map_or(0.0, |t| t.signatures_per_s);
+        let sixteen_on_one = sixteen_on_one(&throughput);
         let sign = &operations.sign;
         let targets = Targets {
             sign_nats_p50_under_30_ms: sign.nats.p50_ms < 30.0,
@@ -230,6 +239,7 @@ impl Report {
             serve_memory,
             profile,
             targets,
+            fleet: None,
         }
     }
 
@@ -284,6 +294,24 @@ impl Report {
                 "throughput   {:>2} wallets, {} co-signer(s): {:.1} signatures/s",
                 t.wallets, t.cosigners, t.signatures_per_s
             ));
+        }
+        if let Some(fleet) = &self.fleet {
+            lines.push(format!(
+                "fleet (3-node cluster): sign {:.1}/{:.1} ms p50/p95 vs {:.1}/{:.1} on one broker; \
+                 co-signer CPU {:.1} ms/signature vs {:.1} ms per protocol party",
+                fleet.sign_cluster.p50_ms,
+                fleet.sign_cluster.p95_ms,
+                fleet.sign_single_broker.p50_ms,
+                fleet.sign_single_broker.p95_ms,
+                fleet.cosigner_cpu_ms_per_signature,
+                fleet.protocol_cpu_ms_per_party
+            ));
+            for t in &fleet.throughput {
+                lines.push(format!(
+                    "fleet        {:>2} wallets, {} replica(s): {:.1} signatures/s (one broker: {:.1})",
+                    t.wallets, t.cosigners, t.signatures_per_s, fleet.single_broker_signatures_per_s
+                ));
+            }
         }
         let memory = &self.cosigner_memory;
         lines.push(format!(
