@@ -23,11 +23,18 @@ struct Fleet {
     cluster: NatsCluster,
     dir: tempfile::TempDir,
     replicas: Vec<Option<Worker>>,
+    /// Extra flags of every replica.
+    flags: Vec<String>,
 }
 
 impl Fleet {
     /// The cluster, one shared identity, and a replica on each node.
     fn start() -> Fleet {
+        Self::start_with(&[])
+    }
+
+    /// Like `start`, every replica with `flags` too.
+    fn start_with(flags: &[&str]) -> Fleet {
         let cluster = NatsCluster::start();
         let dir = tempfile::tempdir().unwrap();
         let identity = dir.path().join("identity.key");
@@ -42,6 +49,7 @@ impl Fleet {
             cluster,
             dir,
             replicas: (0..CLUSTER_SIZE).map(|_| None).collect(),
+            flags: flags.iter().map(|flag| flag.to_string()).collect(),
         };
         for index in 0..CLUSTER_SIZE {
             fleet.start_replica(index);
@@ -72,6 +80,7 @@ impl Fleet {
                 ])
                 .arg("--identity-file")
                 .arg(self.dir.path().join("identity.key"))
+                .args(&self.flags)
                 .env("MPC_NATS_URL", self.cluster.node_url(index, Role::Cosigner))
                 .env("MPC_KEY_SOURCE", "passphrase")
                 .env("MPC_PASSPHRASE", COSIGNER_PASSPHRASE)
@@ -302,6 +311,33 @@ fn any_replica_serves_any_wallet_and_one_of_two_racing_rotations_wins() {
             "replica {index}"
         );
     }
+}
+
+#[test]
+fn a_policy_limit_holds_across_replicas() {
+    let policy = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(policy.path(), "max_signatures_per_minute = 3\n").unwrap();
+    let mut fleet = Fleet::start_with(&["--policy", policy.path().to_str().unwrap()]);
+    let address = fleet.keygen("a.enc");
+    // Replica 0 alone signs twice, then replica 1 alone once: three in all.
+    fleet.kill_replica(1);
+    fleet.kill_replica(2);
+    for n in 0..2 {
+        assert_eq!(
+            fleet.sign("a.enc", &format!("on replica 0: {n}"), &[]),
+            Ok(address)
+        );
+    }
+    fleet.start_replica(1);
+    fleet.wait_for_replicas(2);
+    fleet.kill_replica(0);
+    assert_eq!(fleet.sign("a.enc", "on replica 1", &[]), Ok(address));
+    // The fourth this minute is refused, by a replica that signed only one.
+    assert_eq!(
+        fleet.sign("a.enc", "one too many", &[]),
+        Err((8, "policy_refused".to_owned()))
+    );
+    assert!(fleet.log(1).contains("policy"), "replica 1 refused it");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,6 +14,7 @@ use mpc_store::{KeySource, ResolvedKeySource};
 use mpc_cosigner::enrollment::{self, Enrollment};
 use mpc_cosigner::fleet::memory::FleetMemory;
 use mpc_cosigner::fleet::{Fleet, FleetConfig};
+use mpc_cosigner::policy::shared::SharedLedger;
 use mpc_cosigner::policy::{self, PolicyEngine};
 use mpc_cosigner::replay::{Memory, SessionMemory};
 use mpc_cosigner::sessions::{Cosigner, Setup};
@@ -206,15 +207,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     // A bad policy file stops the start, before anything else is touched;
     // SIGHUP reloads it from now on (instead of ending the process).
-    let (engine, _reload) = match &args.policy {
-        Some(path) => {
-            let engine = Arc::new(PolicyEngine::open(path, &data_dir, args.chain_id)?);
-            let reload = policy::engine::spawn_reload_on_hangup(Arc::clone(&engine))?;
-            tracing::info!(file = %path.display(), "policy in force");
-            (Some(engine), Some(reload))
-        }
-        None => (None, None),
-    };
+    if let Some(path) = &args.policy {
+        PolicyEngine::validate(path)?;
+    }
     let explicit = args.key_source.clone();
     let key_source =
         tokio::task::spawn_blocking(move || mpc_store::resolve_key_source(explicit.as_deref()))
@@ -254,7 +249,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         freshness_window: Duration::from_secs(args.freshness_window),
         ..SessionConfig::default()
     };
-    let (identity, wallets, memory) = match args.store {
+    let (identity, wallets, memory, fleet) = match args.store {
         Store::File => {
             let memory = SessionMemory::open(
                 &data_dir.join("sessions.seen"),
@@ -265,6 +260,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 identity::load_or_create(&identity_path)?,
                 Wallets::open(wallets_dir, key_source)?,
                 Memory::File(Arc::new(memory)),
+                None,
             )
         }
         Store::Jetstream => {
@@ -297,9 +293,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     .map_or(error.into(), anyhow::Error::from)
             })?;
             let memory = Memory::Fleet(Box::new(FleetMemory::new(fleet.sessions.clone())));
-            let wallets = Wallets::fleet(fleet, key_source, mpc_cosigner::fleet::replica_name());
-            (identity, wallets, memory)
+            let wallets = Wallets::fleet(
+                fleet.clone(),
+                key_source,
+                mpc_cosigner::fleet::replica_name(),
+            );
+            (identity, wallets, memory, Some(fleet))
         }
+    };
+    // Counted in the fleet's bucket when the replicas share their wallets,
+    // so a limit holds across all of them; SIGHUP reloads the file.
+    let (engine, _reload) = match &args.policy {
+        Some(path) => {
+            let engine = Arc::new(match fleet {
+                Some(fleet) => PolicyEngine::shared(path, SharedLedger::new(fleet), args.chain_id)?,
+                None => PolicyEngine::open(path, &data_dir, args.chain_id)?,
+            });
+            let reload = policy::engine::spawn_reload_on_hangup(Arc::clone(&engine))?;
+            tracing::info!(file = %path.display(), "policy in force");
+            (Some(engine), Some(reload))
+        }
+        None => (None, None),
     };
     let enrollment = if args.open_enrollment {
         Enrollment::Open

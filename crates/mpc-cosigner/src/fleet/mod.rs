@@ -10,6 +10,8 @@
 //!   TTL, so a replica that dies frees its wallets within it.
 //! - `KV_MPC_COSIGNER_SESSIONS`: every accepted session id, create-only, kept
 //!   for twice the freshness window: a replay is refused by any replica.
+//! - `KV_MPC_COSIGNER_LEDGER`: each wallet's spend of the last day, for the
+//!   policy's limits ([`crate::policy::shared`]).
 //!
 //! Reads that decide anything go to the stream leader (a direct get may be
 //! answered by a follower that is behind); the lease and compare-and-set are
@@ -28,6 +30,10 @@ use async_nats::jetstream::{self, kv};
 pub const WALLETS_BUCKET: &str = "MPC_COSIGNER_WALLETS";
 pub const LEASES_BUCKET: &str = "MPC_COSIGNER_LEASES";
 pub const SESSIONS_BUCKET: &str = "MPC_COSIGNER_SESSIONS";
+pub const LEDGER_BUCKET: &str = "MPC_COSIGNER_LEDGER";
+/// A wallet's spend record outlives its last signature by more than the
+/// day it counts for; then it goes.
+const LEDGER_MAX_AGE: Duration = Duration::from_secs(25 * 60 * 60);
 
 /// How the fleet's buckets are made when the first replica creates them;
 /// later replicas use them as they are.
@@ -70,6 +76,7 @@ pub struct Fleet {
     pub wallets: kv::Store,
     pub leases: kv::Store,
     pub sessions: kv::Store,
+    pub ledger: kv::Store,
     /// The leases bucket's age limit, whatever this replica was started with.
     pub lease_ttl: Duration,
 }
@@ -93,6 +100,7 @@ impl Fleet {
         let leases = open_bucket(&js, bucket(LEASES_BUCKET, config.lease_ttl)).await?;
         let sessions =
             open_bucket(&js, bucket(SESSIONS_BUCKET, config.freshness_window * 2)).await?;
+        let ledger = open_bucket(&js, bucket(LEDGER_BUCKET, LEDGER_MAX_AGE)).await?;
         let lease_ttl = leases
             .status()
             .await
@@ -110,6 +118,7 @@ impl Fleet {
             wallets,
             leases,
             sessions,
+            ledger,
             lease_ttl,
         })
     }

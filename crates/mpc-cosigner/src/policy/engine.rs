@@ -10,7 +10,8 @@ use mpc_evm::SignPayload;
 use mpc_session::Rejection;
 
 use super::file::{FileError, PolicyFile};
-use super::ledger::{millis, Entry, Ledger, LedgerError};
+use super::ledger::{millis, Entry, History, Ledger, LedgerError};
+use super::shared::{SharedLedger, SharedLedgerError};
 use super::{Effects, Policy, Refusal, Request, Rules};
 
 /// The ledger's file in the co-signer's data dir.
@@ -22,9 +23,27 @@ pub enum PolicyError {
     File(#[from] FileError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    SharedLedger(crate::fleet::FleetError),
     /// A policy refused: the request is not signed.
     #[error(transparent)]
     Refused(#[from] Refusal),
+}
+
+impl From<SharedLedgerError> for PolicyError {
+    fn from(error: SharedLedgerError) -> PolicyError {
+        match error {
+            SharedLedgerError::Refused(refusal) => PolicyError::Refused(refusal),
+            SharedLedgerError::Fleet(error) => PolicyError::SharedLedger(error),
+        }
+    }
+}
+
+/// Where the signatures are counted: a file for one co-signer, the fleet's
+/// ledger bucket for replicas that share their wallets.
+enum Books {
+    File(Mutex<Ledger>),
+    Shared(SharedLedger),
 }
 
 /// The policy file, the operator's policies and the ledger.
@@ -33,7 +52,7 @@ pub struct PolicyEngine {
     chain_id: u64,
     file: RwLock<Arc<PolicyFile>>,
     extra: Vec<Box<dyn Policy>>,
-    ledger: Mutex<Ledger>,
+    books: Books,
 }
 
 impl PolicyEngine {
@@ -41,23 +60,34 @@ impl PolicyEngine {
     /// for recording: the serving co-signer.
     pub fn open(path: &Path, data_dir: &Path, chain_id: u64) -> Result<Self, PolicyError> {
         let ledger = Ledger::open(data_dir.join(LEDGER_FILE), SystemTime::now())?;
-        Self::with_ledger(path, ledger, chain_id)
+        Self::with_books(path, Books::File(Mutex::new(ledger)), chain_id)
+    }
+
+    /// Loads the policy file at `path`, counting in the fleet's ledger
+    /// bucket: the limits hold across every replica.
+    pub fn shared(path: &Path, ledger: SharedLedger, chain_id: u64) -> Result<Self, PolicyError> {
+        Self::with_books(path, Books::Shared(ledger), chain_id)
+    }
+
+    /// Whether the policy file at `path` loads, touching nothing else.
+    pub fn validate(path: &Path) -> Result<(), FileError> {
+        PolicyFile::load(path).map(drop)
     }
 
     /// Like [`open`](Self::open), reading the ledger without writing it:
     /// `policy check` and `policy show`, beside a running co-signer.
     pub fn read_only(path: &Path, data_dir: &Path, chain_id: u64) -> Result<Self, PolicyError> {
         let ledger = Ledger::read(data_dir.join(LEDGER_FILE), SystemTime::now())?;
-        Self::with_ledger(path, ledger, chain_id)
+        Self::with_books(path, Books::File(Mutex::new(ledger)), chain_id)
     }
 
-    fn with_ledger(path: &Path, ledger: Ledger, chain_id: u64) -> Result<Self, PolicyError> {
+    fn with_books(path: &Path, books: Books, chain_id: u64) -> Result<Self, PolicyError> {
         Ok(PolicyEngine {
             path: path.to_owned(),
             chain_id,
             file: RwLock::new(Arc::new(PolicyFile::load(path)?)),
             extra: Vec::new(),
-            ledger: Mutex::new(ledger),
+            books,
         })
     }
 
@@ -88,20 +118,35 @@ impl PolicyEngine {
     }
 
     /// Whether the policy would sign `payload` for `wallet_id` now, and
-    /// what it would count. Writes nothing.
+    /// what it would count, against the file ledger. Writes nothing.
     pub fn evaluate(&self, wallet_id: &str, payload: &SignPayload) -> Result<Effects, PolicyError> {
         let now = SystemTime::now();
-        let ledger = self.ledger.lock().expect("ledger lock");
-        Ok(self.check(&ledger, wallet_id, payload, now)?)
+        let history = match &self.books {
+            Books::File(ledger) => ledger.lock().expect("ledger lock").history(wallet_id, now),
+            // `policy check` reads the local file only (see the README).
+            Books::Shared(_) => History::default(),
+        };
+        Ok(self.check(&history, wallet_id, payload)?)
     }
 
-    /// Checks `payload` and, if every policy agrees, records it in the
-    /// ledger (fsynced) before returning: the caller then signs. The
-    /// caller holds the wallet, so no other signature of it runs between.
+    /// Checks `payload` and, if every policy agrees, records it (durably)
+    /// before returning: the caller then signs. The caller holds the
+    /// wallet, so no other signature of it runs between. Blocking (an fsync,
+    /// or waiting on the fleet's bucket).
     pub fn authorize(&self, wallet_id: &str, payload: &SignPayload) -> Result<(), PolicyError> {
         let now = SystemTime::now();
-        let mut ledger = self.ledger.lock().expect("ledger lock");
-        let effects = self.check(&ledger, wallet_id, payload, now)?;
+        let ledger = match &self.books {
+            Books::File(ledger) => ledger,
+            Books::Shared(ledger) => {
+                let authorized = ledger.authorize(wallet_id, now, |history| {
+                    self.check(history, wallet_id, payload)
+                });
+                return Ok(tokio::runtime::Handle::current().block_on(authorized)?);
+            }
+        };
+        let mut ledger = ledger.lock().expect("ledger lock");
+        let history = ledger.history(wallet_id, now);
+        let effects = self.check(&history, wallet_id, payload)?;
         ledger.record(Entry {
             wallet: wallet_id.to_owned(),
             at_ms: millis(now),
@@ -113,19 +158,17 @@ impl PolicyEngine {
 
     fn check(
         &self,
-        ledger: &Ledger,
+        history: &History,
         wallet_id: &str,
         payload: &SignPayload,
-        now: SystemTime,
     ) -> Result<Effects, Refusal> {
         let effects = Effects::of(payload);
-        let history = ledger.history(wallet_id, now);
         let request = Request {
             wallet_id,
             chain_id: self.chain_id,
             payload,
             effects: &effects,
-            history: &history,
+            history,
         };
         let file = Arc::clone(&self.file.read().expect("policy lock"));
         file.rules(wallet_id).check(&request)?;
@@ -137,19 +180,30 @@ impl PolicyEngine {
 }
 
 impl PolicyEngine {
-    /// [`authorize`](Self::authorize) off the async workers (the ledger
-    /// fsyncs), answered as the session's refusal.
+    /// Checks `payload` and, if every policy agrees, records it (durably:
+    /// the file fsynced, or the fleet's bucket written) before returning,
+    /// answered as the session's refusal otherwise.
     pub async fn authorize_session(
         self: &Arc<Self>,
         wallet_id: &str,
         payload: &SignPayload,
     ) -> Result<(), Rejection> {
-        let (engine, wallet_id, payload) =
-            (Arc::clone(self), wallet_id.to_owned(), payload.clone());
-        tokio::task::spawn_blocking(move || engine.authorize(&wallet_id, &payload))
-            .await
-            .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?
-            .map_err(Rejection::from)
+        match &self.books {
+            Books::File(_) => {
+                let (engine, wallet_id, payload) =
+                    (Arc::clone(self), wallet_id.to_owned(), payload.clone());
+                tokio::task::spawn_blocking(move || engine.authorize(&wallet_id, &payload))
+                    .await
+                    .map_err(|e| Rejection::new(RejectionCode::Internal.as_str(), e.to_string()))?
+                    .map_err(Rejection::from)
+            }
+            Books::Shared(ledger) => ledger
+                .authorize(wallet_id, SystemTime::now(), |history| {
+                    self.check(history, wallet_id, payload)
+                })
+                .await
+                .map_err(|error| Rejection::from(PolicyError::from(error))),
+        }
     }
 }
 
@@ -157,6 +211,9 @@ impl From<PolicyError> for Rejection {
     fn from(error: PolicyError) -> Rejection {
         match error {
             PolicyError::Refused(refusal) => refusal.rejection(),
+            // Not counted, so not signed; worth a retry when JetStream is
+            // back a moment later.
+            PolicyError::SharedLedger(error) => crate::wallets::fleet_refusal(error),
             // Fail closed: what cannot be counted is not signed.
             other => Rejection::new(RejectionCode::Internal.as_str(), other.to_string()),
         }

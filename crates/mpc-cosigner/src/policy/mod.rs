@@ -18,6 +18,7 @@ pub mod engine;
 pub mod file;
 pub mod ledger;
 pub mod rules;
+pub mod shared;
 
 use std::fmt;
 
