@@ -28,9 +28,10 @@ struct Fleet {
 }
 
 impl Fleet {
-    /// The cluster, one shared identity, and a replica on each node.
+    /// The cluster, one shared identity, and a replica on each node, each
+    /// letting any client create wallets.
     fn start() -> Fleet {
-        Self::start_with(&[])
+        Self::start_with(&["--open-enrollment"])
     }
 
     /// Like `start`, every replica with `flags` too.
@@ -65,13 +66,7 @@ impl Fleet {
             Command::new(binary("mpc-cosigner"))
                 .arg("--data-dir")
                 .arg(&data)
-                .args([
-                    "--store",
-                    "jetstream",
-                    "--replicas",
-                    "3",
-                    "--open-enrollment",
-                ])
+                .args(["--store", "jetstream", "--replicas", "3"])
                 .args([
                     "--lease-ttl",
                     &LEASE_TTL_S.to_string(),
@@ -93,6 +88,18 @@ impl Fleet {
 
     fn kill_replica(&mut self, index: usize) {
         self.replicas[index].take().expect("replica running").kill();
+    }
+
+    /// Until replica `index` logged `needle`.
+    fn wait_for_log(&self, index: usize, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.log(index).contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "replica {index} never logged {needle}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn log(&self, index: usize) -> String {
@@ -240,10 +247,8 @@ fn any_replica_serves_any_wallet_and_one_of_two_racing_rotations_wins() {
         }
         let message = format!("signed by replica {alone}");
         assert_eq!(fleet.sign("a.enc", &message, &[]), Ok(address));
-        assert!(
-            fleet.log(alone).contains("\"signed\""),
-            "replica {alone} signed"
-        );
+        // Its log line may trail the signature the client already has.
+        fleet.wait_for_log(alone, "\"signed\"");
         for other in (0..CLUSTER_SIZE).filter(|other| *other != alone) {
             fleet.start_replica(other);
         }
@@ -317,7 +322,11 @@ fn any_replica_serves_any_wallet_and_one_of_two_racing_rotations_wins() {
 fn a_policy_limit_holds_across_replicas() {
     let policy = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(policy.path(), "max_signatures_per_minute = 3\n").unwrap();
-    let mut fleet = Fleet::start_with(&["--policy", policy.path().to_str().unwrap()]);
+    let mut fleet = Fleet::start_with(&[
+        "--open-enrollment",
+        "--policy",
+        policy.path().to_str().unwrap(),
+    ]);
     let address = fleet.keygen("a.enc");
     // Replica 0 alone signs twice, then replica 1 alone once: three in all.
     fleet.kill_replica(1);
@@ -337,7 +346,46 @@ fn a_policy_limit_holds_across_replicas() {
         fleet.sign("a.enc", "one too many", &[]),
         Err((8, "policy_refused".to_owned()))
     );
-    assert!(fleet.log(1).contains("policy"), "replica 1 refused it");
+    fleet.wait_for_log(1, "policy_refused");
+}
+
+#[test]
+fn a_token_enrolled_in_the_fleet_admits_one_keygen_through_any_replica() {
+    let fleet = Fleet::start_with(&[]);
+    let share = fleet.share("a.enc");
+    let keygen = |token: Option<&str>| {
+        let mut args = vec!["keygen", "--out", share.to_str().unwrap(), "--force"];
+        args.extend(token.map(|token| ["--enroll", token]).into_iter().flatten());
+        fleet.mpc(&args)
+    };
+    let refused = keygen(None);
+    let (exit, error, _) = parse_failure(&["keygen"], &refused);
+    assert_eq!(
+        (exit, error["error"]["code"].as_str()),
+        (1, Some("not_enrolled"))
+    );
+
+    // Issued by the operator's command against one node, kept in the bucket.
+    let issued = Command::new(binary("mpc-cosigner"))
+        .args(["--store", "jetstream", "enroll", "--json"])
+        .env("MPC_NATS_URL", fleet.cluster.node_url(2, Role::Cosigner))
+        .output()
+        .unwrap();
+    let issued = parse_success(&["enroll"], &issued);
+    let token = issued["token"].as_str().unwrap();
+    let created = parse_success(&["keygen"], &keygen(Some(token)));
+    assert!(created["address"].as_str().unwrap().starts_with("0x"));
+    // Single use, whichever replica the second attempt reaches.
+    let again = keygen(Some(token));
+    let (exit, error, _) = parse_failure(&["keygen"], &again);
+    assert_eq!(
+        (exit, error["error"]["code"].as_str()),
+        (1, Some("not_enrolled"))
+    );
+    assert!(!fleet
+        .mpc(&["keygen", "--out", "b.enc", "--enroll", token])
+        .status
+        .success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

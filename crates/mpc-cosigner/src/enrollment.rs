@@ -14,6 +14,10 @@ use mpc_session::{ExpectedKey, Fingerprint, Rejection};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use crate::fleet::enrollment::{FleetEnrollment, HeldToken as FleetToken, Unusable};
+use crate::fleet::FleetError;
+use crate::wallets::fleet_refusal;
+
 /// Prefix of every token, so one is recognisable in a config or a log.
 const TOKEN_PREFIX: &str = "mpc-enroll-";
 const ALLOWLIST: &str = "clients.allow";
@@ -27,6 +31,8 @@ pub enum Enrollment {
     Open,
     /// Allowlisted client keys and holders of a token, from this folder.
     Enrolled { dir: PathBuf },
+    /// The same, from the fleet's enrollment bucket (`--store jetstream`).
+    Fleet(FleetEnrollment),
 }
 
 /// Why enrollment state cannot be read or written.
@@ -46,6 +52,8 @@ pub enum EnrollmentError {
     },
     #[error(transparent)]
     Store(#[from] mpc_store::StoreError),
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
 }
 
 /// A keygen's admission; [`spend`](Self::spend) it once the wallet exists,
@@ -55,29 +63,43 @@ pub struct Admitted {
     held_token: Option<HeldToken>,
 }
 
-/// A token file renamed aside while its keygen runs.
-struct HeldToken {
-    file: PathBuf,
-    held: PathBuf,
+/// The token a keygen holds while it runs.
+enum HeldToken {
+    /// Its file, renamed aside.
+    File { file: PathBuf, held: PathBuf },
+    /// Its bucket entry, marked held by compare-and-set.
+    Fleet(Box<FleetToken>),
 }
 
 impl Admitted {
     /// The wallet was created: its token can never be used again.
     pub fn spend(mut self) {
-        if let Some(token) = self.held_token.take() {
-            if let Err(error) = std::fs::remove_file(&token.held) {
-                tracing::error!(token = %token.held.display(), %error, "could not remove a used enrollment token");
+        match self.held_token.take() {
+            Some(HeldToken::File { held, .. }) => {
+                if let Err(error) = std::fs::remove_file(&held) {
+                    tracing::error!(token = %held.display(), %error, "could not remove a used enrollment token");
+                }
             }
+            Some(HeldToken::Fleet(token)) => {
+                tokio::spawn(token.spend());
+            }
+            None => {}
         }
     }
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Some(token) = self.held_token.take() {
-            if let Err(error) = std::fs::rename(&token.held, &token.file) {
-                tracing::error!(token = %token.held.display(), %error, "could not release an enrollment token");
+        match self.held_token.take() {
+            Some(HeldToken::File { file, held }) => {
+                if let Err(error) = std::fs::rename(&held, &file) {
+                    tracing::error!(token = %held.display(), %error, "could not release an enrollment token");
+                }
             }
+            Some(HeldToken::Fleet(token)) => {
+                tokio::spawn(token.release());
+            }
+            None => {}
         }
     }
 }
@@ -103,45 +125,101 @@ impl Enrollment {
         token: Option<&str>,
         now: u64,
     ) -> Result<Admitted, Rejection> {
-        let Enrollment::Enrolled { dir } = self else {
-            return Ok(Admitted { held_token: None });
+        let admitted = |held| Ok(Admitted { held_token: held });
+        let held = match self {
+            Enrollment::Open => return admitted(None),
+            Enrollment::Enrolled { dir } => {
+                let allowlist = read_allowlist(&dir.join(ALLOWLIST)).map_err(internal)?;
+                if allowlist.iter().any(|key| key.matches(client_pub)) {
+                    return admitted(None);
+                }
+                hold_file_token(dir, required(client_pub, token)?, now)?
+            }
+            Enrollment::Fleet(fleet) => {
+                if fleet.allowed(client_pub).map_err(fleet_refusal)? {
+                    return admitted(None);
+                }
+                match fleet.hold(&token_id(required(client_pub, token)?), now) {
+                    Ok(held) => HeldToken::Fleet(Box::new(held)),
+                    Err(Unusable::Token) => return Err(unusable()),
+                    Err(Unusable::Fleet(error)) => return Err(fleet_refusal(error)),
+                }
+            }
         };
-        let allowlist = read_allowlist(&dir.join(ALLOWLIST)).map_err(internal)?;
-        if allowlist.iter().any(|key| key.matches(client_pub)) {
-            return Ok(Admitted { held_token: None });
-        }
-        let Some(token) = token else {
-            return Err(not_enrolled(format!(
-                "client key {} is not enrolled on this co-signer: ask its operator for an \
-                 enrollment token (`mpc-cosigner enroll`) and pass it with `mpc keygen --enroll`",
-                Fingerprint::of(client_pub)
-            )));
-        };
-        let file = dir.join(TOKENS).join(token_id(token));
-        let held = PathBuf::from(format!("{}{IN_USE}", file.display()));
-        let unusable =
-            || not_enrolled("the enrollment token is unknown, used or expired: ask for a new one");
-        let expires_at: u64 = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|text| text.trim().parse().ok())
-            .ok_or_else(unusable)?;
-        if now > expires_at {
-            let _ = std::fs::remove_file(&file);
-            return Err(unusable());
-        }
-        // The rename is the hold: of two keygens with one token, one wins.
-        std::fs::rename(&file, &held).map_err(|_| unusable())?;
-        Ok(Admitted {
-            held_token: Some(HeldToken { file, held }),
-        })
+        admitted(Some(held))
     }
+}
+
+/// The token of a client that is not allowlisted, which it then needs.
+fn required<'a>(client_pub: &[u8; 32], token: Option<&'a str>) -> Result<&'a str, Rejection> {
+    token.ok_or_else(|| {
+        not_enrolled(format!(
+            "client key {} is not enrolled on this co-signer: ask its operator for an \
+             enrollment token (`mpc-cosigner enroll`) and pass it with `mpc keygen --enroll`",
+            Fingerprint::of(client_pub)
+        ))
+    })
+}
+
+fn unusable() -> Rejection {
+    not_enrolled("the enrollment token is unknown, used or expired: ask for a new one")
+}
+
+/// Holds a token file for one keygen.
+fn hold_file_token(dir: &Path, token: &str, now: u64) -> Result<HeldToken, Rejection> {
+    let file = dir.join(TOKENS).join(token_id(token));
+    let held = PathBuf::from(format!("{}{IN_USE}", file.display()));
+    let expires_at: u64 = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .ok_or_else(unusable)?;
+    if now > expires_at {
+        let _ = std::fs::remove_file(&file);
+        return Err(unusable());
+    }
+    // The rename is the hold: of two keygens with one token, one wins.
+    std::fs::rename(&file, &held).map_err(|_| unusable())?;
+    Ok(HeldToken::File { file, held })
+}
+
+/// A new single-use token.
+fn new_token() -> String {
+    let mut secret = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    format!("{TOKEN_PREFIX}{}", hex::encode(secret))
+}
+
+/// Issues a single-use token valid for `ttl` in the fleet's bucket, and
+/// returns it: any replica admits it.
+pub async fn issue_fleet_token(
+    fleet: &FleetEnrollment,
+    ttl: Duration,
+    now: u64,
+) -> Result<String, EnrollmentError> {
+    let token = new_token();
+    fleet
+        .issue(&token_id(&token), now.saturating_add(ttl.as_secs()))
+        .await?;
+    Ok(token)
+}
+
+/// Adds a client key (or fingerprint) to the fleet's allowlist; false when
+/// it was there already.
+pub async fn allow_fleet_client(
+    fleet: &FleetEnrollment,
+    client: &str,
+) -> Result<bool, EnrollmentError> {
+    let key = ExpectedKey::from_str(client).map_err(|error| EnrollmentError::Allowlist {
+        path: crate::fleet::ENROLLMENT_BUCKET.into(),
+        line: 0,
+        reason: error.to_string(),
+    })?;
+    Ok(fleet.allow(&key, client).await?)
 }
 
 /// Issues a single-use token valid for `ttl`, and returns it. Blocking.
 pub fn issue_token(dir: &Path, ttl: Duration, now: u64) -> Result<String, EnrollmentError> {
-    let mut secret = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+    let token = new_token();
     let tokens = dir.join(TOKENS);
     std::fs::create_dir_all(&tokens).map_err(|source| EnrollmentError::Io {
         action: "create",

@@ -2,7 +2,7 @@
 //! `health`, joins keygen, sign and refresh sessions requested over NATS,
 //! keeps one encrypted share per wallet, and signs only what it can see.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use mpc_session::{subjects, unix_now, SessionConfig};
 use mpc_store::{KeySource, ResolvedKeySource};
 
 use mpc_cosigner::enrollment::{self, Enrollment};
+use mpc_cosigner::fleet::enrollment::FleetEnrollment;
 use mpc_cosigner::fleet::memory::FleetMemory;
 use mpc_cosigner::fleet::{Fleet, FleetConfig};
 use mpc_cosigner::policy::shared::SharedLedger;
@@ -185,13 +186,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| data_dir.join("identity.key"));
     // Needs no key source: the identity key is kept apart from the shares.
     let enrollment_dir = data_dir.join("enrollment");
-    match args.admin {
+    let fleet_config = FleetConfig {
+        replicas: args.replicas,
+        lease_ttl: Duration::from_secs(args.lease_ttl),
+        freshness_window: Duration::from_secs(args.freshness_window),
+    };
+    match &args.admin {
         Some(Admin::Identity { json }) => {
-            print_identity(&identity::load_or_create(&identity_path)?, json);
+            print_identity(&identity::load_or_create(&identity_path)?, *json);
             return Ok(());
         }
         Some(Admin::Enroll { client, ttl, json }) => {
-            return enroll(&enrollment_dir, client.as_deref(), ttl, json)
+            let book = match args.store {
+                Store::File => Book::Dir(enrollment_dir),
+                Store::Jetstream => {
+                    let nats_url = args.nats_url.as_deref().context(
+                        "--store jetstream enrolls in the fleet's bucket: set MPC_NATS_URL to the \
+                         broker, with the co-signer user's credentials",
+                    )?;
+                    let (nats, violations) = connect_broker(nats_url).await?;
+                    Book::Fleet(FleetEnrollment::new(
+                        open_fleet(nats, &violations, fleet_config).await?,
+                    ))
+                }
+            };
+            return enroll(book, client.as_deref(), *ttl, *json).await;
         }
         _ => {}
     }
@@ -278,20 +297,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     identity_path.display()
                 )
             })?;
-            let fleet = Fleet::open(
-                nats.clone(),
-                FleetConfig {
-                    replicas: args.replicas,
-                    lease_ttl: Duration::from_secs(args.lease_ttl),
-                    freshness_window: config.freshness_window,
-                },
-            )
-            .await
-            .map_err(|error| {
-                violations
-                    .reported()
-                    .map_or(error.into(), anyhow::Error::from)
-            })?;
+            let fleet = open_fleet(nats.clone(), &violations, fleet_config).await?;
             let memory = Memory::Fleet(Box::new(FleetMemory::new(fleet.sessions.clone())));
             let wallets = Wallets::fleet(
                 fleet.clone(),
@@ -303,6 +309,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     // Counted in the fleet's bucket when the replicas share their wallets,
     // so a limit holds across all of them; SIGHUP reloads the file.
+    let shared_enrollment = fleet.clone().map(FleetEnrollment::new);
     let (engine, _reload) = match &args.policy {
         Some(path) => {
             let engine = Arc::new(match fleet {
@@ -315,10 +322,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
-    let enrollment = if args.open_enrollment {
-        Enrollment::Open
-    } else {
-        Enrollment::enrolled(enrollment_dir)?
+    let enrollment = match (args.open_enrollment, shared_enrollment) {
+        (true, _) => Enrollment::Open,
+        (false, Some(fleet)) => Enrollment::Fleet(fleet),
+        (false, None) => Enrollment::enrolled(enrollment_dir)?,
     };
     let incoming =
         mpc_session::serve(nats.clone(), Arc::new(identity), &args.queue_group, config).await?;
@@ -353,10 +360,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-fn enroll(dir: &Path, client: Option<&str>, ttl: u64, json: bool) -> anyhow::Result<()> {
+/// Where `enroll` writes: the data dir, or the fleet's bucket.
+enum Book {
+    Dir(PathBuf),
+    Fleet(FleetEnrollment),
+}
+
+/// The fleet's buckets, created with this replica's settings if absent. A
+/// refusal of the JetStream API says more than the timeout it ends in.
+async fn open_fleet(
+    nats: mpc_session::Client,
+    violations: &mpc_session::PermissionViolations,
+    config: FleetConfig,
+) -> anyhow::Result<Fleet> {
+    Fleet::open(nats, config).await.map_err(|error| {
+        violations
+            .reported()
+            .map_or(error.into(), anyhow::Error::from)
+    })
+}
+
+async fn enroll(book: Book, client: Option<&str>, ttl: u64, json: bool) -> anyhow::Result<()> {
     match client {
         Some(client) => {
-            let added = enrollment::allow_client(dir, client)?;
+            let added = match &book {
+                Book::Dir(dir) => enrollment::allow_client(dir, client)?,
+                Book::Fleet(fleet) => enrollment::allow_fleet_client(fleet, client).await?,
+            };
             if json {
                 println!("{}", serde_json::json!({"client": client, "added": added}));
             } else if added {
@@ -366,7 +396,13 @@ fn enroll(dir: &Path, client: Option<&str>, ttl: u64, json: bool) -> anyhow::Res
             }
         }
         None => {
-            let token = enrollment::issue_token(dir, Duration::from_secs(ttl), unix_now())?;
+            let ttl_s = Duration::from_secs(ttl);
+            let token = match &book {
+                Book::Dir(dir) => enrollment::issue_token(dir, ttl_s, unix_now())?,
+                Book::Fleet(fleet) => {
+                    enrollment::issue_fleet_token(fleet, ttl_s, unix_now()).await?
+                }
+            };
             if json {
                 println!(
                     "{}",

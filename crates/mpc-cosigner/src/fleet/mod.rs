@@ -12,11 +12,14 @@
 //!   for twice the freshness window: a replay is refused by any replica.
 //! - `KV_MPC_COSIGNER_LEDGER`: each wallet's spend of the last day, for the
 //!   policy's limits ([`crate::policy::shared`]).
+//! - `KV_MPC_COSIGNER_ENROLLMENT`: the allowlist and the enrollment tokens
+//!   ([`enrollment`]).
 //!
 //! Reads that decide anything go to the stream leader (a direct get may be
 //! answered by a follower that is behind); the lease and compare-and-set are
 //! the source of truth.
 
+pub mod enrollment;
 pub mod lease;
 pub mod memory;
 pub mod record;
@@ -31,6 +34,7 @@ pub const WALLETS_BUCKET: &str = "MPC_COSIGNER_WALLETS";
 pub const LEASES_BUCKET: &str = "MPC_COSIGNER_LEASES";
 pub const SESSIONS_BUCKET: &str = "MPC_COSIGNER_SESSIONS";
 pub const LEDGER_BUCKET: &str = "MPC_COSIGNER_LEDGER";
+pub const ENROLLMENT_BUCKET: &str = "MPC_COSIGNER_ENROLLMENT";
 /// A wallet's spend record outlives its last signature by more than the
 /// day it counts for; then it goes.
 const LEDGER_MAX_AGE: Duration = Duration::from_secs(25 * 60 * 60);
@@ -77,6 +81,7 @@ pub struct Fleet {
     pub leases: kv::Store,
     pub sessions: kv::Store,
     pub ledger: kv::Store,
+    pub enrollment: kv::Store,
     /// The leases bucket's age limit, whatever this replica was started with.
     pub lease_ttl: Duration,
 }
@@ -101,6 +106,7 @@ impl Fleet {
         let sessions =
             open_bucket(&js, bucket(SESSIONS_BUCKET, config.freshness_window * 2)).await?;
         let ledger = open_bucket(&js, bucket(LEDGER_BUCKET, LEDGER_MAX_AGE)).await?;
+        let enrollment = open_bucket(&js, bucket(ENROLLMENT_BUCKET, Duration::ZERO)).await?;
         let lease_ttl = leases
             .status()
             .await
@@ -119,6 +125,7 @@ impl Fleet {
             leases,
             sessions,
             ledger,
+            enrollment,
             lease_ttl,
         })
     }
