@@ -3,11 +3,13 @@
 //! one and two co-signers; the co-signer's memory over a long run; bytes on
 //! the wire and where a signature's time goes; `eth_sendTransaction` through
 //! `mpc serve`'s `/rpc` with a node and the broadcaster; the co-signer's
-//! policy check per signature. Prints one JSON object.
+//! policy check per signature; the broadcaster's throughput with 10
+//! senders. Prints one JSON object.
 //!
 //! Run through `scripts/bench [--quick] [--json]`, which builds the release
 //! binaries this one starts.
 
+mod broadcaster;
 mod cbor;
 mod deployment;
 mod inprocess;
@@ -77,6 +79,8 @@ struct Plan {
     serve_requests: usize,
     /// Policy checks (and as many recorded checks) timed.
     policy_checks: usize,
+    /// Transactions per sender of the broadcaster's throughput run.
+    broadcasts_per_sender: usize,
 }
 
 const QUICK: Plan = Plan {
@@ -88,6 +92,7 @@ const QUICK: Plan = Plan {
     memory_signatures: 200,
     serve_requests: 80,
     policy_checks: 200,
+    broadcasts_per_sender: 10,
 };
 
 const FULL: Plan = Plan {
@@ -99,6 +104,7 @@ const FULL: Plan = Plan {
     memory_signatures: 10_000,
     serve_requests: 2_000,
     policy_checks: 2_000,
+    broadcasts_per_sender: 30,
 };
 
 /// Progress for the person waiting; stdout stays one JSON object.
@@ -248,6 +254,14 @@ async fn run(
     )
     .await?;
 
+    progress(&format!(
+        "broadcaster throughput: {} senders, {} transactions each",
+        broadcaster::SENDERS,
+        plan.broadcasts_per_sender
+    ));
+    let broadcasts =
+        broadcaster::measure(&deployment.client_url(), &anvil, plan.broadcasts_per_sender).await?;
+
     progress("throughput with two co-signers in the queue group");
     deployment.add_cosigner().await?;
     // Each co-signer decrypts a wallet's share (Argon2id) the first time it
@@ -272,7 +286,7 @@ async fn run(
         cbor,
     };
     Ok(Report::new(
-        plan.name, operations, throughput, wire, memory, serve, profile,
+        plan.name, operations, throughput, wire, memory, serve, profile, broadcasts,
     ))
 }
 
