@@ -277,6 +277,7 @@ async fn run(
         rpc_send_transaction,
         refresh: refresh.summary(),
         policy,
+        broadcaster: broadcasts,
     };
     let profile = Profile {
         protocol_compute_ms: operations.sign.in_process.p50_ms,
@@ -286,7 +287,7 @@ async fn run(
         cbor,
     };
     Ok(Report::new(
-        plan.name, operations, throughput, wire, memory, serve, profile, broadcasts,
+        plan.name, operations, throughput, wire, memory, serve, profile,
     ))
 }
 
