@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 const RECIPIENT: &str = "0x3535353535353535353535353535353535353535";
 /// Every route `mpc serve` answers, with its method: the OpenAPI document
 /// must list exactly these.
-const ROUTES: [(&str, &str); 9] = [
+const ROUTES: [(&str, &str); 10] = [
     ("get", "/openapi.yaml"),
     ("get", "/healthz"),
     ("post", "/keygen/init"),
@@ -24,6 +24,7 @@ const ROUTES: [(&str, &str); 9] = [
     ("post", "/tx/prepare"),
     ("post", "/tx/sign"),
     ("post", "/tx/broadcast"),
+    ("get", "/tx/broadcast/{tx_hash}"),
     ("post", "/rpc"),
 ];
 
@@ -212,6 +213,21 @@ fn a_transaction_prepared_signed_and_broadcast_over_http_is_mined() {
     )
     .unwrap();
     assert_eq!(sent["block_number"], block);
+
+    // Looked up again: the broadcaster's record, at once.
+    let hash = sent["tx_hash"].as_str().unwrap();
+    let (status, looked_up) = api.get(&format!("/tx/broadcast/{hash}"));
+    assert_eq!(status, StatusCode::OK, "{looked_up}");
+    assert_eq!(
+        (&looked_up["status"], &looked_up["block_number"]),
+        (&json!("success"), &json!(block))
+    );
+    assert_eq!(address(&looked_up["receipt"]["from"]), wallet);
+    let unknown = format!("0x{}", "ab".repeat(32));
+    let (status, error) = api.get(&format!("/tx/broadcast/{unknown}"));
+    assert_error(&error, status, StatusCode::NOT_FOUND, "unknown_broadcast");
+    let (status, error) = api.get("/tx/broadcast/0x1234");
+    assert_error(&error, status, StatusCode::BAD_REQUEST, "invalid_tx_hash");
 }
 
 #[test]

@@ -1,15 +1,21 @@
 //! The broadcast queue contract shared by `mpc broadcast` and `mpc-broadcaster`:
 //! signed raw transactions go into a JetStream work queue deduplicated by tx
-//! hash; the broadcaster publishes one [`BroadcastResult`] per transaction.
+//! hash; the broadcaster records each transaction's status in a KV bucket
+//! and publishes every change of it ([`results`]).
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use futures::StreamExt;
 use mpc_evm::B256;
-use serde::{Deserialize, Serialize};
 
 use mpc_evm::{decode_raw_tx, RawTx, RawTxError};
+
+mod results;
+
+pub use results::{
+    ensure_results, result_key, store_result, stored_result, BroadcastResult, BroadcastStatus,
+    FeeGap, NonceGap, ReceiptInfo, ResultSubscription, DEFAULT_RESULTS_MAX_AGE, RESULTS_BUCKET,
+};
 
 pub const STREAM_NAME: &str = "MPC_BROADCAST";
 pub const SUBMIT_SUBJECT: &str = "mpc.v1.broadcast.submit";
@@ -24,14 +30,16 @@ pub fn result_subject(tx_hash: &B256) -> String {
     format!("{RESULT_SUBJECT_PREFIX}.{tx_hash}")
 }
 
-/// File-backed work queue: each transaction is kept until the broadcaster acks it.
-pub fn stream_config() -> stream::Config {
+/// File-backed work queue: each transaction is kept until a broadcaster
+/// acks it, on `replicas` servers of a cluster.
+pub fn stream_config(replicas: usize) -> stream::Config {
     stream::Config {
         name: STREAM_NAME.to_owned(),
         subjects: vec![SUBMIT_SUBJECT.to_owned()],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::WorkQueue,
         duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: replicas,
         ..Default::default()
     }
 }
@@ -42,8 +50,13 @@ pub enum BroadcastError {
     RawTx(#[from] RawTxError),
     #[error("broadcast queue ({what}): {reason}")]
     Nats { what: &'static str, reason: String },
-    #[error("no broadcast result for {tx_hash} within {waited:?}; is mpc-broadcaster running? The transaction stays queued")]
-    Timeout { tx_hash: B256, waited: Duration },
+    #[error("no broadcast result for {tx_hash} within {waited:?}{}", results::timeout_hint(.last.as_deref()))]
+    Timeout {
+        tx_hash: B256,
+        waited: Duration,
+        /// The last interim status seen, if any.
+        last: Option<Box<BroadcastResult>>,
+    },
     #[error("unreadable broadcast result: {0}")]
     BadResult(#[from] serde_json::Error),
 }
@@ -52,11 +65,24 @@ fn nats_error(what: &'static str) -> impl FnOnce(String) -> BroadcastError {
     move |reason| BroadcastError::Nats { what, reason }
 }
 
-/// Creates the stream if it does not exist yet (either side may come up first).
+/// Creates the stream if it does not exist yet (either side may come up
+/// first); a client creates it with one replica.
 pub async fn ensure_stream(js: &jetstream::Context) -> Result<stream::Stream, BroadcastError> {
-    js.get_or_create_stream(stream_config())
+    js.get_or_create_stream(stream_config(1))
         .await
         .map_err(|e| nats_error("create stream")(e.to_string()))
+}
+
+/// The broadcaster's side: creates the stream or brings an existing one
+/// (maybe created by a client) to `replicas`.
+pub async fn ensure_stream_replicas(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<stream::Stream, BroadcastError> {
+    js.create_or_update_stream(stream_config(replicas))
+        .await
+        .map_err(|e| nats_error("create or update stream")(e.to_string()))?;
+    ensure_stream(js).await
 }
 
 /// A transaction accepted into the queue.
@@ -163,56 +189,4 @@ pub async fn drop_waiting(
         .await
         .map_err(|e| nats_error("drop from the queue")(e.to_string()))?;
     Ok(Some(found))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BroadcastStatus {
-    /// Mined with receipt status 1 and the requested confirmations.
-    Success,
-    /// Mined with receipt status 0: the transaction ran and reverted.
-    Reverted,
-    /// Not sent: the transaction can never be mined as it is (see `error`).
-    Failed,
-}
-
-/// The broadcaster's final word on one transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BroadcastResult {
-    pub tx_hash: B256,
-    pub status: BroadcastStatus,
-    pub block_number: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// A subscription to one transaction's result; subscribe before queueing so
-/// the result cannot slip past.
-pub struct ResultSubscription {
-    tx_hash: B256,
-    subscriber: async_nats::Subscriber,
-}
-
-impl ResultSubscription {
-    pub async fn new(client: &async_nats::Client, tx_hash: B256) -> Result<Self, BroadcastError> {
-        let subscriber = client
-            .subscribe(result_subject(&tx_hash))
-            .await
-            .map_err(|e| nats_error("subscribe to result")(e.to_string()))?;
-        Ok(ResultSubscription {
-            tx_hash,
-            subscriber,
-        })
-    }
-
-    pub async fn next(&mut self, timeout: Duration) -> Result<BroadcastResult, BroadcastError> {
-        let message = tokio::time::timeout(timeout, self.subscriber.next())
-            .await
-            .map_err(|_| BroadcastError::Timeout {
-                tx_hash: self.tx_hash,
-                waited: timeout,
-            })?
-            .ok_or_else(|| nats_error("result subscription")("closed by the broker".to_owned()))?;
-        Ok(serde_json::from_slice(&message.payload)?)
-    }
 }

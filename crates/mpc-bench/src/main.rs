@@ -3,11 +3,13 @@
 //! one and two co-signers; the co-signer's memory over a long run; bytes on
 //! the wire and where a signature's time goes; `eth_sendTransaction` through
 //! `mpc serve`'s `/rpc` with a node and the broadcaster; the co-signer's
-//! policy check per signature. Prints one JSON object.
+//! policy check per signature; the broadcaster's throughput with 10
+//! senders. Prints one JSON object.
 //!
 //! Run through `scripts/bench [--quick] [--json]`, which builds the release
 //! binaries this one starts.
 
+mod broadcaster;
 mod cbor;
 mod deployment;
 mod fleet;
@@ -78,6 +80,8 @@ struct Plan {
     serve_requests: usize,
     /// Policy checks (and as many recorded checks) timed.
     policy_checks: usize,
+    /// Transactions per sender of the broadcaster's throughput run.
+    broadcasts_per_sender: usize,
 }
 
 const QUICK: Plan = Plan {
@@ -89,6 +93,7 @@ const QUICK: Plan = Plan {
     memory_signatures: 200,
     serve_requests: 80,
     policy_checks: 200,
+    broadcasts_per_sender: 10,
 };
 
 const FULL: Plan = Plan {
@@ -100,6 +105,7 @@ const FULL: Plan = Plan {
     memory_signatures: 10_000,
     serve_requests: 2_000,
     policy_checks: 2_000,
+    broadcasts_per_sender: 30,
 };
 
 /// Progress for the person waiting; stdout stays one JSON object.
@@ -249,6 +255,14 @@ async fn run(
     )
     .await?;
 
+    progress(&format!(
+        "broadcaster throughput: {} senders, {} transactions each",
+        broadcaster::SENDERS,
+        plan.broadcasts_per_sender
+    ));
+    let broadcasts =
+        broadcaster::measure(&deployment.client_url(), &anvil, plan.broadcasts_per_sender).await?;
+
     progress("throughput with two co-signers in the queue group");
     deployment.add_cosigner().await?;
     // Each co-signer decrypts a wallet's share (Argon2id) the first time it
@@ -264,6 +278,7 @@ async fn run(
         rpc_send_transaction,
         refresh: refresh.summary(),
         policy,
+        broadcaster: broadcasts,
     };
     progress("the fleet: 1, 2 and 3 replicas on a 3-node cluster");
     drop(deployment);

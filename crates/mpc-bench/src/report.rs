@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::broadcaster::BroadcasterThroughput;
 use crate::cbor::CborCost;
 use crate::deployment::Memory;
 use crate::fleet::FleetReport;
@@ -77,6 +78,8 @@ pub struct Operations {
     pub refresh: SideBySide,
     /// The co-signer's policy check before each signature, in process.
     pub policy: PolicyCost,
+    /// Transactions from 10 senders queued at once until all are confirmed.
+    pub broadcaster: BroadcasterThroughput,
 }
 
 /// The first co-signer's resident memory through the run.
@@ -155,6 +158,7 @@ pub struct Targets {
     pub cosigner_memory_flat: bool,
     pub mpc_signer_p50_within_1_1x_library_sign: bool,
     pub policy_check_p95_under_0_5_ms: bool,
+    pub at_least_50_broadcast_tx_per_s_with_10_senders: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,6 +182,10 @@ pub struct Report {
     pub policy_check_p95_us: f64,
     /// The check with its fsynced ledger entry, as an allowed signature pays it.
     pub policy_record_p50_us: f64,
+    /// Transactions from 10 senders queued at once, accepted and confirmed
+    /// per second by one broadcaster on anvil with automine.
+    pub broadcaster_tx_per_s: f64,
+    pub broadcaster_senders: usize,
     pub operations: Operations,
     pub throughput: Vec<Throughput>,
     pub wire: WireBytes,
@@ -213,6 +221,7 @@ impl Report {
             mpc_signer_p50_within_1_1x_library_sign: operations.sign_mpc_signer.p50_ms
                 <= 1.1 * sign.nats.p50_ms,
             policy_check_p95_under_0_5_ms: operations.policy.check_p95_us < 500.0,
+            at_least_50_broadcast_tx_per_s_with_10_senders: operations.broadcaster.tx_per_s >= 50.0,
         };
         Report {
             mode,
@@ -231,6 +240,8 @@ impl Report {
             policy_check_p50_us: operations.policy.check_p50_us,
             policy_check_p95_us: operations.policy.check_p95_us,
             policy_record_p50_us: operations.policy.record_p50_us,
+            broadcaster_tx_per_s: operations.broadcaster.tx_per_s,
+            broadcaster_senders: operations.broadcaster.senders,
             operations,
             throughput,
             wire,
@@ -278,6 +289,18 @@ impl Report {
         lines.push(format!(
             "eth_sendTransaction through mpc serve /rpc until the hash: {:.1}/{:.1} ms p50/p95 over {} sends",
             send.p50_ms, send.p95_ms, send.runs
+        ));
+        let broadcasts = &self.operations.broadcaster;
+        lines.push(format!(
+            "broadcaster: {} transactions from {} senders in {:.0} ms ({:.1} tx/s; all queued after \
+             {:.0} ms), queued to final {:.0}/{:.0} ms p50/p95",
+            broadcasts.transactions,
+            broadcasts.senders,
+            broadcasts.confirmed_ms,
+            broadcasts.tx_per_s,
+            broadcasts.queued_ms,
+            broadcasts.latency.p50_ms,
+            broadcasts.latency.p95_ms
         ));
         let policy = &self.operations.policy;
         lines.push(format!(

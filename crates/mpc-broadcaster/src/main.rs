@@ -1,27 +1,38 @@
 //! mpc-broadcaster: takes signed raw transactions from the JetStream work queue
-//! `MPC_BROADCAST`, sends them to the EVM node, waits for confirmations and
-//! publishes one result per transaction on `mpc.v1.broadcast.result.<tx_hash>`.
+//! `MPC_BROADCAST`, sends each when the node could mine it (one lane per
+//! sender, in nonce order), tracks every sent one's confirmations at once,
+//! and records each status change in the KV bucket `MPC_BROADCAST_RESULTS`
+//! and on `mpc.v1.broadcast.result.<tx_hash>`. Several broadcasters may
+//! share the queue.
 
+mod job;
+mod lanes;
+mod queue;
+mod recorder;
 mod retry;
 mod worker;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use async_nats::jetstream::{self, consumer, AckKind};
+use async_nats::jetstream;
 use clap::Parser;
 use futures::StreamExt;
-use mpc_api::broadcast::{self, result_subject, BroadcastResult, BroadcastStatus};
-use mpc_evm::{EvmRpc, RpcError};
+use mpc_api::broadcast;
+use mpc_evm::raw::raw_tx_hash;
+use mpc_evm::{decode_raw_tx, EvmRpc, RpcError};
 
+use crate::job::{Job, Worker};
+use crate::lanes::Lanes;
+use crate::queue::QueueSettings;
+use crate::recorder::Recorder;
 use crate::retry::Backoff;
-use crate::worker::Tracker;
+use crate::worker::{failed, Tracker};
 
-/// JetStream redelivers a message unacked for this long; progress acks keep a
-/// long wait for confirmations from triggering that.
-const ACK_WAIT: Duration = Duration::from_secs(60);
-const PROGRESS_EVERY: Duration = Duration::from_secs(20);
+/// Messages asked of the server per pull request.
+const PULL_BATCH: usize = 100;
 
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -46,6 +57,22 @@ struct Config {
     /// How often to poll the node for receipts and new blocks, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     poll_interval_ms: u64,
+    /// Servers that keep a copy of the queue and the results bucket (3 on a
+    /// 3-node cluster); an existing stream or bucket is brought to this.
+    #[arg(long, env = "MPC_JETSTREAM_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=5))]
+    replicas: u64,
+    /// How long a transaction's status is kept after its last change, in hours.
+    #[arg(long, env = "MPC_BROADCAST_RESULTS_MAX_AGE_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    results_max_age_hours: u64,
+    /// Seconds a message may go without an ack (in-progress acks come every
+    /// third of it) before it is redelivered to another broadcaster.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..))]
+    ack_wait_secs: u64,
+    /// Messages this broadcaster's consumer may have unacked at once, across all broadcasters.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: u64,
 }
 
 #[tokio::main]
@@ -65,54 +92,66 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let rpc = connect_rpc(&config).await?;
     let (nats, violations) = connect_nats(&config.nats_url).await;
     let js = jetstream::new(nats.clone());
-    let consumer = match queue_consumer(&js).await {
-        Ok(consumer) => consumer,
+    let settings = QueueSettings {
+        replicas: usize::try_from(config.replicas)?,
+        ack_wait: Duration::from_secs(config.ack_wait_secs),
+        max_in_flight: usize::try_from(config.max_in_flight)?,
+    };
+    let opened = async {
+        let consumer = queue::consumer(&js, &settings).await?;
+        let max_age = Duration::from_secs(config.results_max_age_hours * 3600);
+        let store = broadcast::ensure_results(&js, settings.replicas, max_age).await?;
+        anyhow::Ok((consumer, store))
+    };
+    let (consumer, store) = match opened.await {
+        Ok(opened) => opened,
         // Another role's credentials: the JetStream API calls were refused,
         // which says more than the timeout they end in.
         Err(error) => return Err(violations.reported().map_or(error, Into::into)),
     };
-    let tracker = Tracker {
-        rpc,
-        confirmations: config.confirmations,
-        poll_interval: Duration::from_millis(config.poll_interval_ms),
-    };
+    let worker = Arc::new(Worker {
+        tracker: Tracker {
+            rpc,
+            confirmations: config.confirmations,
+            poll_interval: Duration::from_millis(config.poll_interval_ms),
+        },
+        recorder: Recorder { nats, store },
+        progress_every: settings.ack_wait / 3,
+    });
     tracing::info!(
         chain_id = config.chain_id,
         confirmations = config.confirmations,
+        replicas = config.replicas,
         "ready"
     );
-    let mut messages = consumer.messages().await.context("pull from the queue")?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(PULL_BATCH)
+        .messages()
+        .await
+        .context("pull from the queue")?;
+    let mut lanes = Lanes::new(worker.clone());
     loop {
         tokio::select! {
             next = messages.next() => match next {
-                Some(Ok(message)) => handle(&tracker, &nats, message).await,
+                Some(Ok(message)) => match decode_raw_tx(&message.payload) {
+                    Ok(tx) => lanes.dispatch(Job { message, tx }),
+                    Err(error) => {
+                        let result = failed(raw_tx_hash(&message.payload), error.to_string());
+                        let worker = worker.clone();
+                        tokio::spawn(async move { worker.finish(&message, &result).await });
+                    }
+                },
                 Some(Err(error)) => tracing::warn!(%error, "queue read failed; continuing"),
                 None => anyhow::bail!("the queue subscription ended"),
             },
             _ = tokio::signal::ctrl_c() => {
+                // Unacked messages go to another broadcaster after the ack wait.
                 tracing::info!("stopping");
                 return Ok(());
             }
         }
     }
-}
-
-/// The work queue and this worker's durable consumer on it.
-async fn queue_consumer(js: &jetstream::Context) -> anyhow::Result<consumer::PullConsumer> {
-    let stream = broadcast::ensure_stream(js).await?;
-    stream
-        .get_or_create_consumer(
-            broadcast::CONSUMER_NAME,
-            consumer::pull::Config {
-                durable_name: Some(broadcast::CONSUMER_NAME.to_owned()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_deliver: -1,
-                ..Default::default()
-            },
-        )
-        .await
-        .context("create the durable consumer `broadcaster`")
 }
 
 /// Waits for the node (it may start after us); a wrong chain is fatal.
@@ -142,44 +181,4 @@ async fn connect_nats(url: &str) -> (async_nats::Client, mpc_session::Permission
             }
         }
     }
-}
-
-/// Processes one message, keeping it alive with progress acks; the message is
-/// acked only after its result is published, so a crash means a redelivery.
-async fn handle(tracker: &Tracker, nats: &async_nats::Client, message: jetstream::Message) {
-    let work = tracker.process(&message.payload);
-    tokio::pin!(work);
-    let mut progress =
-        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
-    let result = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = progress.tick() => {
-                if let Err(error) = message.ack_with(AckKind::Progress).await {
-                    tracing::warn!(%error, "progress ack failed");
-                }
-            }
-        }
-    };
-    if let Err(error) = publish(nats, &result).await {
-        tracing::warn!(%error, tx_hash = %result.tx_hash, "result not published; leaving the message for redelivery");
-        return;
-    }
-    // A failed transaction would fail again: terminate instead of redelivering.
-    let ack = match result.status {
-        BroadcastStatus::Failed => AckKind::Term,
-        BroadcastStatus::Success | BroadcastStatus::Reverted => AckKind::Ack,
-    };
-    if let Err(error) = message.double_ack_with(ack).await {
-        tracing::warn!(%error, tx_hash = %result.tx_hash, "ack failed; the message will be redelivered");
-    }
-}
-
-async fn publish(nats: &async_nats::Client, result: &BroadcastResult) -> anyhow::Result<()> {
-    let payload = serde_json::to_vec(result)?;
-    nats.publish(result_subject(&result.tx_hash), payload.into())
-        .await?;
-    nats.flush().await?;
-    tracing::info!(tx_hash = %result.tx_hash, status = ?result.status, error = result.error, "result published");
-    Ok(())
 }

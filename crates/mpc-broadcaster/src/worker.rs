@@ -1,11 +1,10 @@
-//! One queued transaction, from raw bytes to a final result: check, send,
-//! wait for the receipt and confirmations, re-send after a reorg.
+//! One transaction against the node: whether it can go out now (admission),
+//! and, once sent, its receipt and confirmations, re-sent after a reorg.
 
 use std::time::{Duration, Instant};
 
-use mpc_api::broadcast::{BroadcastResult, BroadcastStatus};
-use mpc_evm::raw::raw_tx_hash;
-use mpc_evm::{decode_raw_tx, EvmRpc, RawTx, Receipt, RpcError};
+use mpc_api::broadcast::{BroadcastResult, BroadcastStatus, FeeGap, NonceGap, ReceiptInfo};
+use mpc_evm::{EvmRpc, RawTx, Receipt, RpcError, B256};
 
 use crate::retry::retry_rpc;
 
@@ -19,37 +18,77 @@ pub struct Tracker {
     pub poll_interval: Duration,
 }
 
+/// What admission made of a transaction.
+pub enum Admission {
+    /// The node has it (sent now, or already known or mined).
+    Sent,
+    /// It cannot be mined yet (`waiting_for_nonce`, `underpriced`): try again later.
+    NotYet(BroadcastResult),
+    /// It can never be mined as it is.
+    Failed(BroadcastResult),
+}
+
 impl Tracker {
-    /// The final result for one queued message: never an error, because every
-    /// outcome (including "this can never be mined") is reported to the user.
-    pub async fn process(&self, payload: &[u8]) -> BroadcastResult {
-        let tx = match decode_raw_tx(payload) {
-            Ok(tx) => tx,
-            Err(error) => return failed(raw_tx_hash(payload), error.to_string()),
-        };
-        let span =
-            tracing::info_span!("tx", tx_hash = %tx.tx_hash, from = %tx.from, nonce = tx.nonce);
-        let _entered = span.enter();
-        if let Err(reason) = self.check_chain(&tx) {
-            return failed(tx.tx_hash, reason);
+    /// Sends the transaction if the node could mine it now. Holds nothing
+    /// up: a transaction that must wait is handed back at once.
+    pub async fn admit(&self, tx: &RawTx) -> Admission {
+        if let Err(reason) = self.check_chain(tx) {
+            return Admission::Failed(failed(tx.tx_hash, reason));
         }
-        match self.until_confirmed(&tx).await {
+        match self.try_admit(tx).await {
+            Ok(admission) => admission,
+            Err(error) => Admission::Failed(failed(tx.tx_hash, error.to_string())),
+        }
+    }
+
+    async fn try_admit(&self, tx: &RawTx) -> Result<Admission, RpcError> {
+        let next_nonce = retry_rpc("eth_getTransactionCount", || self.rpc.nonce(tx.from)).await?;
+        if tx.nonce > next_nonce {
+            let mut waiting = BroadcastResult::new(tx.tx_hash, BroadcastStatus::WaitingForNonce);
+            waiting.nonce_gap = Some(NonceGap {
+                nonce: tx.nonce,
+                next_nonce,
+            });
+            return Ok(Admission::NotYet(waiting));
+        }
+        let base_fee = retry_rpc("eth_getBlockByNumber", || self.rpc.base_fee()).await?;
+        let underpriced = |error: Option<String>| {
+            let mut result = BroadcastResult::new(tx.tx_hash, BroadcastStatus::Underpriced);
+            result.fee_gap = Some(FeeGap {
+                max_fee_per_gas: tx.max_fee_per_gas,
+                base_fee_per_gas: base_fee.unwrap_or_default(),
+            });
+            result.error = error;
+            Admission::NotYet(result)
+        };
+        if base_fee.is_some_and(|base| tx.max_fee_per_gas < base) {
+            return Ok(underpriced(None));
+        }
+        match self.send(tx).await {
+            Ok(_) => Ok(Admission::Sent),
+            Err(RpcError::Underpriced(message)) => Ok(underpriced(Some(message))),
+            Err(error @ RpcError::NonceTooLow(_)) => Ok(Admission::Failed(failed(
+                tx.tx_hash,
+                format!(
+                    "nonce {} of {} is already used by another transaction: {error}",
+                    tx.nonce, tx.from
+                ),
+            ))),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The final result of a sent transaction: never an error, because every
+    /// outcome (including "this can never be mined") is reported to the user.
+    pub async fn confirm(&self, tx: &RawTx) -> BroadcastResult {
+        match self.until_confirmed(tx).await {
             Ok(receipt) => {
                 tracing::info!(
                     block = receipt.block_number,
                     success = receipt.success,
                     "confirmed"
                 );
-                BroadcastResult {
-                    tx_hash: tx.tx_hash,
-                    status: if receipt.success {
-                        BroadcastStatus::Success
-                    } else {
-                        BroadcastStatus::Reverted
-                    },
-                    block_number: Some(receipt.block_number),
-                    error: None,
-                }
+                mined(&receipt)
             }
             Err(error) => {
                 tracing::warn!(%error, "not sendable");
@@ -88,8 +127,9 @@ impl Tracker {
         }
     }
 
+    /// Admission sent it just now; re-sends only when it goes missing.
     async fn until_confirmed(&self, tx: &RawTx) -> Result<Receipt, RpcError> {
-        let mut last_sent: Option<Instant> = None;
+        let mut last_sent = Some(Instant::now());
         let mut mined_in: Option<Receipt> = None;
         loop {
             match self.receipt(tx).await? {
@@ -116,7 +156,7 @@ impl Tracker {
                     }
                     if last_sent.is_none_or(|at| at.elapsed() >= RESEND_INTERVAL) {
                         if self.send(tx).await? {
-                            tracing::info!(resend = last_sent.is_some(), "submitted");
+                            tracing::info!("re-submitted");
                         }
                         last_sent = Some(Instant::now());
                         continue;
@@ -128,11 +168,25 @@ impl Tracker {
     }
 }
 
-fn failed(tx_hash: mpc_evm::B256, error: String) -> BroadcastResult {
-    BroadcastResult {
-        tx_hash,
-        status: BroadcastStatus::Failed,
-        block_number: None,
-        error: Some(error),
-    }
+fn mined(receipt: &Receipt) -> BroadcastResult {
+    let status = if receipt.success {
+        BroadcastStatus::Success
+    } else {
+        BroadcastStatus::Reverted
+    };
+    let mut result = BroadcastResult::new(receipt.tx_hash, status);
+    result.block_number = Some(receipt.block_number);
+    result.receipt = Some(ReceiptInfo {
+        block_hash: receipt.block_hash,
+        from: receipt.from,
+        gas_used: receipt.gas_used,
+        contract_address: receipt.contract_address,
+    });
+    result
+}
+
+pub fn failed(tx_hash: B256, error: String) -> BroadcastResult {
+    let mut result = BroadcastResult::new(tx_hash, BroadcastStatus::Failed);
+    result.error = Some(error);
+    result
 }

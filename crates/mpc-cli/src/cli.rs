@@ -167,16 +167,20 @@ Examples:
   mpc sign --share client_share.enc --typed-data mail.json --index 2
   mpc sign --share client_share.enc --authorization auth.json --json")]
     Sign(SignArgs),
-    /// Queue a signed transaction for the broadcaster and wait for its receipt
+    /// Queue a signed transaction for the broadcaster and wait for its receipt, or look up its status
     #[command(after_help = "\
 Examples:
   mpc broadcast --raw raw_tx.hex
   mpc broadcast --raw sig.json --no-wait
-  mpc broadcast --raw 0x02f8...")]
+  mpc broadcast --raw 0x02f8...
+  mpc broadcast --status 0x5f0c... --json")]
     Broadcast {
         /// A file with the 0x-hex raw transaction, a sig.json, or the 0x-hex itself
-        #[arg(long, visible_alias = "raw-tx")]
-        raw: String,
+        #[arg(long, visible_alias = "raw-tx", required_unless_present = "status")]
+        raw: Option<String>,
+        /// Print what the broadcaster last recorded for this transaction hash, at once
+        #[arg(long, value_name = "TX_HASH", conflicts_with = "raw")]
+        status: Option<String>,
         #[command(flatten)]
         wait: WaitArgs,
         #[command(flatten)]

@@ -62,8 +62,13 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             print_result(json, &output, |_| address.clone());
         }
         Command::Sign(args) => sign(&settings, json, args).await?,
+        Command::Broadcast {
+            status: Some(tx_hash),
+            ..
+        } => wallet_ops::broadcast_status(&settings, json, &tx_hash).await?,
         Command::Broadcast { raw, wait, .. } => {
-            let raw = read_raw_tx(&raw)?;
+            // clap requires --raw unless --status is given.
+            let raw = read_raw_tx(raw.as_deref().unwrap_or_default())?;
             let connection = settings.connect_for(Needs::Broadcaster).await?;
             let step = Step::begin(
                 json || wait.no_wait,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mpc_client::{Broadcast, BroadcastOutcome, Health, KeygenOutcome, Rotated, Signed};
+use mpc_client::{Broadcast, BroadcastResult, Health, KeygenOutcome, Rotated, Signed};
 use mpc_evm::B256;
 use serde::Serialize;
 
@@ -123,26 +123,30 @@ impl From<Health> for HealthView {
     }
 }
 
+/// `{tx_hash, status, block_number}` and, where they apply, `error`,
+/// `nonce_gap`, `fee_gap` and `receipt`; `duplicate` for a queued one.
 #[derive(Debug, Serialize)]
 pub struct BroadcastView {
-    pub tx_hash: String,
-    pub status: &'static str,
-    pub block_number: Option<u64>,
-    pub duplicate: bool,
+    #[serde(flatten)]
+    pub result: BroadcastResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
 }
 
 impl From<Broadcast> for BroadcastView {
     fn from(broadcast: Broadcast) -> Self {
-        let (status, block_number) = match broadcast.outcome {
-            BroadcastOutcome::Queued => ("queued", None),
-            BroadcastOutcome::Success { block_number } => ("success", block_number),
-            BroadcastOutcome::Reverted { block_number } => ("reverted", block_number),
-        };
         BroadcastView {
-            tx_hash: broadcast.tx_hash.to_string(),
-            status,
-            block_number,
-            duplicate: broadcast.duplicate,
+            result: broadcast.result,
+            duplicate: Some(broadcast.duplicate),
+        }
+    }
+}
+
+impl From<BroadcastResult> for BroadcastView {
+    fn from(result: BroadcastResult) -> Self {
+        BroadcastView {
+            result,
+            duplicate: None,
         }
     }
 }

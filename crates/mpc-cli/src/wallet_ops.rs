@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mpc_client::{Account, Broadcast, Waiting, Wallet};
+use mpc_client::{Account, Broadcast, BroadcastResult, Connection, Waiting, Wallet};
 use mpc_evm::{Address, EvmRpc, Fees, TxDraft, TxKind, TxRequest, B256, U256};
 use serde_json::{json, Map, Value};
 
@@ -72,8 +72,8 @@ fn draft_json(args: &SendArgs) -> Result<Value, CliError> {
 }
 
 /// Signs `tx` with the co-signer and queues it; `direct` also hands it to
-/// the node at once (a replacement must reach the mempool while the
-/// broadcaster, which works its queue in order, still waits on the original).
+/// the node at once (a replacement must reach the mempool even while the
+/// broadcaster holds the original back, e.g. as underpriced).
 async fn sign_and_broadcast(
     wallet: &Wallet,
     tx: &TxRequest,
@@ -102,6 +102,7 @@ async fn sign_and_broadcast(
     );
     let broadcast: Broadcast = connection.broadcast(raw, wait).await?;
     step.done();
+    let tx_hash = broadcast.tx_hash;
     let mut output = serde_json::to_value(BroadcastView::from(broadcast)).expect("plain JSON");
     output["from"] = signed.from.to_checksum(None).into();
     output["nonce"] = tx.nonce.into();
@@ -110,7 +111,7 @@ async fn sign_and_broadcast(
         let receipt = connection
             .rpc("reading the receipt")
             .await?
-            .receipt(broadcast.tx_hash)
+            .receipt(tx_hash)
             .await?;
         output["contract_address"] = receipt
             .and_then(|r| r.contract_address)
@@ -309,6 +310,37 @@ fn waiting_json(waiting: &Waiting) -> Value {
     })
 }
 
+/// What the broadcaster last recorded for `tx_hash`, for `mpc broadcast
+/// --status` and `GET /tx/broadcast/{tx_hash}`.
+pub async fn lookup_broadcast(
+    connection: &Connection,
+    tx_hash: &str,
+) -> Result<BroadcastResult, CliError> {
+    let hash = parse_hash(tx_hash)?;
+    connection.broadcast_status(&hash).await?.ok_or_else(|| {
+        CliError::new(
+            "unknown_broadcast",
+            ExitCode::InvalidInput,
+            format!(
+                "{hash} is neither queued nor known to the broadcaster (statuses are kept a week)"
+            ),
+        )
+    })
+}
+
+/// `mpc broadcast --status <hash>`.
+pub async fn broadcast_status(
+    settings: &Settings,
+    json: bool,
+    tx_hash: &str,
+) -> Result<(), CliError> {
+    let result = lookup_broadcast(&settings.connect().await?, tx_hash).await?;
+    let line = format!("{} {result}", result.tx_hash);
+    let output = serde_json::to_value(BroadcastView::from(result)).expect("plain JSON");
+    print_result(json, &output, |_| line.clone());
+    Ok(())
+}
+
 /// `mpc queue ls`: what waits in the broadcaster's queue, oldest first.
 pub async fn queue_ls(settings: &Settings, json: bool) -> Result<(), CliError> {
     let queued = settings.connect().await?.queued().await?;
@@ -379,7 +411,7 @@ pub fn completions(json: bool, shell: clap_complete::Shell) {
     }
 }
 
-fn parse_hash(text: &str) -> Result<B256, CliError> {
+pub fn parse_hash(text: &str) -> Result<B256, CliError> {
     text.trim().parse().map_err(|_| {
         CliError::new(
             "invalid_tx_hash",

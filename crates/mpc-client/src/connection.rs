@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mpc_api::broadcast::{self, BroadcastStatus, ResultSubscription, Waiting};
+use mpc_api::broadcast::{self, BroadcastResult, BroadcastStatus, ResultSubscription, Waiting};
 use mpc_api::{
     decode, encode, recv_confirm, rounds, send_confirm, Accepted, KeygenRequest, RejectionCode,
     StatusRequest, PROTOCOL,
@@ -297,32 +297,16 @@ pub struct Health {
     pub embedded: bool,
 }
 
-/// What a queued transaction came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BroadcastOutcome {
-    /// Queued; its result was not awaited.
-    Queued,
-    /// Mined with status 1 and the broadcaster's confirmations.
-    Success {
-        /// The block it was mined in.
-        block_number: Option<u64>,
-    },
-    /// Mined with status 0.
-    Reverted {
-        /// The block it was mined in.
-        block_number: Option<u64>,
-    },
-}
-
 /// A transaction handed to the broadcaster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broadcast {
     /// The transaction's hash.
     pub tx_hash: B256,
     /// Whether the same transaction was already queued (it is sent once).
     pub duplicate: bool,
-    /// What it came to.
-    pub outcome: BroadcastOutcome,
+    /// What it came to: final when waited for; otherwise what the
+    /// broadcaster last recorded (`queued` when it has not seen it yet).
+    pub result: BroadcastResult,
 }
 
 impl Connection {
@@ -580,40 +564,49 @@ impl Connection {
     }
 
     /// Queues a signed raw transaction for the broadcaster, de-duplicated by
-    /// its hash; waits up to `wait` for its result unless `wait` is `None`.
+    /// its hash; waits up to `wait` for its final result unless `wait` is
+    /// `None`. One the broadcaster has seen before (queued again, or asked
+    /// about after mining) answers at once with its recorded status.
     pub async fn broadcast(&self, raw: &[u8], wait: Option<Duration>) -> Result<Broadcast> {
         let tx_hash = mpc_evm::decode_raw_tx(raw)?.tx_hash;
         // Subscribe first, so a fast result cannot slip past.
         let mut results = ResultSubscription::new(&self.inner.nats, tx_hash).await?;
         let jetstream = async_nats::jetstream::new(self.inner.nats.clone());
         let queued = broadcast::queue_raw_tx(&jetstream, raw).await?;
-        let Some(wait) = wait else {
-            return Ok(Broadcast {
-                tx_hash,
-                duplicate: queued.duplicate,
-                outcome: BroadcastOutcome::Queued,
-            });
-        };
-        let result = results.next(wait).await?;
-        let outcome = match result.status {
-            BroadcastStatus::Success => BroadcastOutcome::Success {
-                block_number: result.block_number,
-            },
-            BroadcastStatus::Reverted => BroadcastOutcome::Reverted {
-                block_number: result.block_number,
-            },
-            BroadcastStatus::Failed => {
-                return Err(Error::BroadcastFailed {
-                    tx_hash,
-                    reason: result.error.unwrap_or_default(),
-                })
+        // Stored before published: what came before the subscription is here.
+        let stored = broadcast::stored_result(&jetstream, &tx_hash).await?;
+        let result = match (wait, stored) {
+            (_, Some(done)) if done.status.is_final() => done,
+            (Some(wait), interim) => results.until_final(wait, interim).await?,
+            (None, interim) => {
+                interim.unwrap_or_else(|| BroadcastResult::new(tx_hash, BroadcastStatus::Queued))
             }
         };
+        if result.status == BroadcastStatus::Failed {
+            return Err(Error::BroadcastFailed {
+                tx_hash,
+                reason: result.error.unwrap_or_default(),
+            });
+        }
         Ok(Broadcast {
             tx_hash,
             duplicate: queued.duplicate,
-            outcome,
+            result,
         })
+    }
+
+    /// What the broadcaster last recorded for `tx_hash` (`queued` while it
+    /// waits in the queue unseen); `None` when neither knows it.
+    pub async fn broadcast_status(&self, tx_hash: &B256) -> Result<Option<BroadcastResult>> {
+        let jetstream = async_nats::jetstream::new(self.inner.nats.clone());
+        if let Some(stored) = broadcast::stored_result(&jetstream, tx_hash).await? {
+            return Ok(Some(stored));
+        }
+        let queued = broadcast::waiting(&jetstream)
+            .await?
+            .iter()
+            .any(|waiting| waiting.tx.tx_hash == *tx_hash);
+        Ok(queued.then(|| BroadcastResult::new(*tx_hash, BroadcastStatus::Queued)))
     }
 
     /// The transactions waiting in the broadcast queue, oldest first.

@@ -55,12 +55,11 @@ mod wallet;
 
 pub use backup::{verify_backup, Backup, BackupInfo, Freshness};
 pub use connection::{
-    Broadcast, BroadcastOutcome, Connection, ConnectionBuilder, Health, KeygenOutcome,
-    DEFAULT_CHAIN_ID,
+    Broadcast, Connection, ConnectionBuilder, Health, KeygenOutcome, DEFAULT_CHAIN_ID,
 };
 pub use embedded::ObserverAccess;
 pub use error::{Category, Error, Result};
-pub use mpc_api::broadcast::Waiting;
+pub use mpc_api::broadcast::{BroadcastResult, BroadcastStatus, Waiting};
 pub use mpc_api::{PolicyRule, PolicyViolation, RejectionCode};
 pub use mpc_session::{ExpectedKey, Fingerprint, Identity};
 pub use mpc_store::{KeySource, Overwrite, Passphrase, ShareInfo};

@@ -24,6 +24,9 @@ pub struct RawTx {
     pub chain_id: Option<u64>,
     pub nonce: u64,
     pub from: Address,
+    /// The most it pays per gas (the gas price of a legacy transaction): it
+    /// cannot be mined while the base fee is above this.
+    pub max_fee_per_gas: u128,
 }
 
 /// Reads `0x…` hex (surrounding whitespace, as in a file, is ignored).
@@ -52,6 +55,7 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<RawTx, RawTxError> {
         chain_id: envelope.chain_id(),
         nonce: envelope.nonce(),
         from,
+        max_fee_per_gas: envelope.max_fee_per_gas(),
     })
 }
 

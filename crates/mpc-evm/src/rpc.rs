@@ -35,6 +35,10 @@ pub enum RpcError {
     },
     #[error("nonce too low: {0} (that nonce is already used; prepare the transaction again)")]
     NonceTooLow(String),
+    /// Its fee cap is below the base fee, or below a pending transaction's
+    /// with the same nonce: it may be accepted later.
+    #[error("the node refused the transaction's fees for now: {0}")]
+    Underpriced(String),
     #[error("the node rejected the raw transaction as malformed: {0}")]
     MalformedTx(String),
     #[error("the node rejected the transaction's chain id: {0}")]
@@ -228,6 +232,16 @@ impl EvmRpc {
             .map_err(|e| self.classify(e))
     }
 
+    /// The latest block's base fee; `None` on a chain without EIP-1559.
+    pub async fn base_fee(&self) -> Result<Option<u128>, RpcError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(block.and_then(|b| b.header.base_fee_per_gas.map(u128::from)))
+    }
+
     pub async fn balance(&self, address: Address) -> Result<U256, RpcError> {
         self.provider
             .get_balance(address)
@@ -356,6 +370,13 @@ fn classify_rejection(message: String) -> RpcError {
     let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
     if has(&["nonce too low", "nonce is too low", "oldnonce"]) {
         RpcError::NonceTooLow(message)
+    } else if has(&[
+        "underpriced",
+        "fee cap less than block base fee",
+        "max fee per gas less than block base fee",
+        "feecaptoolow",
+    ]) {
+        RpcError::Underpriced(message)
     } else if has(&["chain id", "chainid", "chain_id"]) {
         RpcError::TxWrongChain(message)
     } else if has(&[

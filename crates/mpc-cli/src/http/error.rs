@@ -40,7 +40,7 @@ impl From<CliError> for HttpError {
 /// The status for a CLI error: its code when that says more than its exit class.
 fn status_of(error: &CliError) -> StatusCode {
     match error.code {
-        "share_not_found" | "unknown_wallet" => return StatusCode::NOT_FOUND,
+        "share_not_found" | "unknown_wallet" | "unknown_broadcast" => return StatusCode::NOT_FOUND,
         "share_exists" | "client_share_outdated" | "share_version_mismatch" => {
             return StatusCode::CONFLICT
         }

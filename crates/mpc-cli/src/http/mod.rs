@@ -128,6 +128,7 @@ fn router(server: Arc<Server>) -> Router {
         .route("/tx/prepare", post(routes::tx_prepare))
         .route("/tx/sign", post(routes::tx_sign))
         .route("/tx/broadcast", post(routes::tx_broadcast))
+        .route("/tx/broadcast/{tx_hash}", get(routes::tx_broadcast_status))
         .route("/rpc", post(rpc::handle))
         .route_layer(middleware::from_fn_with_state(
             server.clone(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -251,6 +251,15 @@ pub async fn tx_broadcast(
     let wait = body.wait.then(|| Duration::from_secs(wait_secs));
     let broadcast = server.connection.broadcast(&raw, wait).await?;
     reply(&BroadcastView::from(broadcast))
+}
+
+/// What the broadcaster last recorded for a transaction, at once.
+pub async fn tx_broadcast_status(
+    State(server): State<Arc<Server>>,
+    Path(tx_hash): Path<String>,
+) -> Reply {
+    let result = crate::wallet_ops::lookup_broadcast(&server.connection, &tx_hash).await?;
+    reply(&BroadcastView::from(result))
 }
 
 pub async fn not_found() -> HttpError {

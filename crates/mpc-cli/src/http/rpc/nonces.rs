@@ -1,6 +1,6 @@
 //! Nonces for `eth_sendTransaction`. The node's pending count lags behind
-//! what this server has queued (the broadcaster sends one transaction at a
-//! time), so concurrent sends from one account would all read the same
+//! what this server has queued (the broadcaster has not sent it yet), so
+//! concurrent sends from one account would all read the same
 //! count. Each account's sends therefore take turns, and the account
 //! remembers the nonce after the last one it queued.
 
