@@ -103,17 +103,38 @@ pub async fn queue_raw_tx(js: &jetstream::Context, raw: &[u8]) -> Result<Queued,
         async_nats::header::NATS_MESSAGE_ID,
         tx_hash.to_string().as_str(),
     );
-    let ack = js
-        .publish_with_headers(SUBMIT_SUBJECT, headers, raw.to_vec().into())
-        .await
-        .map_err(|e| nats_error("publish")(e.to_string()))?
-        .await
-        .map_err(|e| nats_error("publish ack")(e.to_string()))?;
-    Ok(Queued {
-        tx_hash,
-        duplicate: ack.duplicate,
-    })
+    // The message id makes a second publish of the same transaction a
+    // duplicate, so an ack lost while a cluster elects the stream's leader
+    // is simply asked for again.
+    let mut attempt = 1;
+    loop {
+        let published = async {
+            js.publish_with_headers(SUBMIT_SUBJECT, headers.clone(), raw.to_vec().into())
+                .await
+                .map_err(|e| nats_error("publish")(e.to_string()))?
+                .await
+                .map_err(|e| nats_error("publish ack")(e.to_string()))
+        };
+        match published.await {
+            Ok(ack) => {
+                return Ok(Queued {
+                    tx_hash,
+                    // A retry may find its own earlier copy: not a duplicate
+                    // the caller queued.
+                    duplicate: ack.duplicate && attempt == 1,
+                });
+            }
+            Err(error) if attempt < PUBLISH_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "queueing not acknowledged; publishing again");
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
+
+/// How often a transaction is published before queueing is reported failed.
+const PUBLISH_ATTEMPTS: u32 = 4;
 
 /// A transaction still in the queue: not yet picked up, or picked up and
 /// not finished (`in_flight`: the broadcaster may have sent it already).

@@ -33,6 +33,8 @@ use crate::worker::{failed, Tracker};
 
 /// Messages asked of the server per pull request.
 const PULL_BATCH: usize = 100;
+/// How long one pull request waits at the server for messages.
+const PULL_EXPIRES: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -124,9 +126,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         replicas = config.replicas,
         "ready"
     );
+    // Short-lived pulls with heartbeats: a pull lost with a cluster node is
+    // noticed and sent again within seconds.
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(PULL_BATCH)
+        .expires(PULL_EXPIRES)
+        .heartbeat(PULL_EXPIRES / 3)
         .messages()
         .await
         .context("pull from the queue")?;

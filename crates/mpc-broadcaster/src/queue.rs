@@ -21,13 +21,34 @@ fn backoff(ack_wait: Duration) -> Vec<Duration> {
 }
 
 /// The work queue (at `replicas`) and the durable consumer on it, created
-/// or updated to these settings.
+/// or updated to these settings. A cluster still starting, or still placing
+/// the replicas of a stream just scaled up, refuses for a moment
+/// (`insufficient resources`): asked again until [`LEADER_WAIT`] has passed.
 pub async fn consumer(
     js: &jetstream::Context,
     settings: &QueueSettings,
 ) -> anyhow::Result<consumer::PullConsumer> {
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    loop {
+        match try_consumer(js, settings).await {
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "the queue is not ready yet; retrying"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn try_consumer(
+    js: &jetstream::Context,
+    settings: &QueueSettings,
+) -> anyhow::Result<consumer::PullConsumer> {
     let stream = broadcast::ensure_stream_replicas(js, settings.replicas).await?;
-    stream
+    let mut consumer = stream
         .create_consumer(consumer::pull::Config {
             durable_name: Some(broadcast::CONSUMER_NAME.to_owned()),
             ack_policy: consumer::AckPolicy::Explicit,
@@ -38,5 +59,28 @@ pub async fn consumer(
             ..Default::default()
         })
         .await
-        .context("create the durable consumer `broadcaster`")
+        .context("create the durable consumer `broadcaster`")?;
+    wait_for_leader(&mut consumer).await?;
+    Ok(consumer)
+}
+
+/// How long a new replicated consumer may take to elect its leader.
+const LEADER_WAIT: Duration = Duration::from_secs(30);
+
+/// Until a replicated consumer has a leader: a pull sent before that is
+/// lost, and would wait out its expiry before it is sent again.
+async fn wait_for_leader(consumer: &mut consumer::PullConsumer) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    loop {
+        let info = consumer.info().await.context("read the consumer")?;
+        match &info.cluster {
+            Some(cluster) if cluster.leader.is_none() => {}
+            _ => return Ok(()),
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer `broadcaster` has no leader after {LEADER_WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -211,12 +211,38 @@ async fn a_hundred_transactions_from_ten_senders_are_confirmed_together() {
 
 #[tokio::test]
 async fn a_broadcaster_killed_mid_wait_loses_nothing_and_each_result_comes_once() {
-    let nats = NatsServer::start();
+    killed_mid_wait(&NatsServer::start(), &[]).await;
+}
+
+/// The same with the stream and results bucket replicated on a 3-node
+/// cluster (R3), each broadcaster on another node.
+#[tokio::test]
+async fn on_a_cluster_a_broadcaster_killed_mid_wait_loses_nothing() {
+    let cluster = mpc_testkit::NatsCluster::start();
+    killed_mid_wait(&cluster, &["--replicas", "3"]).await;
+    let (_, js) = client(&cluster, Role::Broadcaster).await;
+    for stream in [mpc_api::broadcast::STREAM_NAME, "KV_MPC_BROADCAST_RESULTS"] {
+        let info = js
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .clone();
+        let replicas = info.cluster.expect("clustered").replicas;
+        assert_eq!(replicas.len(), 2, "{stream} has a leader and two replicas");
+    }
+}
+
+async fn killed_mid_wait(nats: &impl Broker, extra: &[&str]) {
     let anvil = Anvil::start_with(&["--no-mining"]);
     let node: RootProvider = RootProvider::new_http(anvil.url().parse().unwrap());
-    let flags = ["--ack-wait-secs", "3"];
+    let flags = [&["--ack-wait-secs", "3"][..], extra].concat();
     let mut first = Broadcaster::start(&nats.url(Role::Broadcaster), &anvil.url(), &flags);
-    let (client_nats, js) = client(&nats, Role::Client).await;
+    // The broadcaster makes the stream (at its replicas) before anything is queued.
+    first.wait_ready();
+    let (client_nats, js) = client(nats, Role::Client).await;
 
     let mut subscriptions: Vec<(ResultSubscription, B256)> = Vec::new();
     let keys = [ANVIL_DEV_KEY, SECOND_DEV_KEY, THIRD_DEV_KEY];
@@ -270,5 +296,35 @@ async fn a_broadcaster_killed_mid_wait_loses_nothing_and_each_result_comes_once(
             "mined once each"
         );
     }
-    assert_eq!(queue_state(&nats).await.0, 0, "nothing left queued");
+    assert_eq!(queue_state(nats).await.0, 0, "nothing left queued");
+}
+
+/// A client may queue before any broadcaster ran: the stream it made (one
+/// replica) is scaled to three by the broadcaster, which waits while the
+/// cluster places the replicas, and the transaction is mined.
+#[tokio::test]
+async fn on_a_cluster_what_was_queued_before_any_broadcaster_is_mined() {
+    let cluster = mpc_testkit::NatsCluster::start();
+    let anvil = Anvil::start();
+    let (client_nats, js) = client(&cluster, Role::Client).await;
+    let (raw, hash) = signed_transfer(ANVIL_DEV_KEY, 0, SEPOLIA_CHAIN_ID, 1);
+    let (mut results, _) = queue(&client_nats, &js, &raw).await;
+    let broadcaster = Broadcaster::start(
+        &cluster.url(Role::Broadcaster),
+        &anvil.url(),
+        &["--replicas", "3"],
+    );
+    broadcaster.wait_ready();
+    let result = results.until_final(RESULT_TIMEOUT, None).await.unwrap();
+    assert_mined(&anvil.url(), &result, hash).await;
+    let (_, js) = client(&cluster, Role::Broadcaster).await;
+    let info = js
+        .get_stream(mpc_api::broadcast::STREAM_NAME)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.config.num_replicas, 3, "scaled up by the broadcaster");
 }

@@ -64,6 +64,15 @@ impl Broadcaster {
         std::fs::read_to_string(&self.log).unwrap()
     }
 
+    /// Until it pulls from the queue (its stream and consumer made).
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log().contains(r#""message":"ready""#) {
+            assert!(Instant::now() < deadline, "not ready: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `kill -9`: no chance to tidy up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -135,7 +144,24 @@ pub fn signed_transfer(key: &str, nonce: u64, chain_id: u64, value: u64) -> (Vec
     )
 }
 
-pub async fn client(nats: &NatsServer, role: Role) -> (async_nats::Client, jetstream::Context) {
+/// One broker or a cluster of them: where a role connects.
+pub trait Broker {
+    fn url(&self, role: Role) -> String;
+}
+
+impl Broker for NatsServer {
+    fn url(&self, role: Role) -> String {
+        NatsServer::url(self, role)
+    }
+}
+
+impl Broker for mpc_testkit::NatsCluster {
+    fn url(&self, role: Role) -> String {
+        mpc_testkit::NatsCluster::url(self, role)
+    }
+}
+
+pub async fn client(nats: &impl Broker, role: Role) -> (async_nats::Client, jetstream::Context) {
     let client = mpc_session::connect(&nats.url(role)).await.unwrap();
     (client.clone(), jetstream::new(client))
 }
@@ -193,7 +219,7 @@ pub async fn assert_mined(rpc_url: &str, result: &BroadcastResult, tx_hash: B256
 }
 
 /// Messages still in the work queue, and deliveries made by the consumer.
-pub async fn queue_state(nats: &NatsServer) -> (u64, u64) {
+pub async fn queue_state(nats: &impl Broker) -> (u64, u64) {
     let (_, js) = client(nats, Role::Broadcaster).await;
     let mut stream = js.get_stream(STREAM_NAME).await.unwrap();
     let messages = stream.info().await.unwrap().state.messages;
