@@ -222,15 +222,11 @@ async fn on_a_cluster_a_broadcaster_killed_mid_wait_loses_nothing() {
     killed_mid_wait(&cluster, &["--replicas", "3"]).await;
     let (_, js) = client(&cluster, Role::Broadcaster).await;
     for stream in [mpc_api::broadcast::STREAM_NAME, "KV_MPC_BROADCAST_RESULTS"] {
-        let info = js
-            .get_stream(stream)
+        let replicas = stream_info(&js, stream)
             .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .clone();
-        let replicas = info.cluster.expect("clustered").replicas;
+            .cluster
+            .expect("clustered")
+            .replicas;
         assert_eq!(replicas.len(), 2, "{stream} has a leader and two replicas");
     }
 }
@@ -318,13 +314,19 @@ async fn on_a_cluster_what_was_queued_before_any_broadcaster_is_mined() {
     let result = results.until_final(RESULT_TIMEOUT, None).await.unwrap();
     assert_mined(&anvil.url(), &result, hash).await;
     let (_, js) = client(&cluster, Role::Broadcaster).await;
-    let info = js
-        .get_stream(mpc_api::broadcast::STREAM_NAME)
+    let info = stream_info(&js, mpc_api::broadcast::STREAM_NAME).await;
+    assert_eq!(info.config.num_replicas, 3, "scaled up by the broadcaster");
+}
+
+async fn stream_info(
+    js: &async_nats::jetstream::Context,
+    name: &str,
+) -> async_nats::jetstream::stream::Info {
+    js.get_stream(name)
         .await
         .unwrap()
         .info()
         .await
         .unwrap()
-        .clone();
-    assert_eq!(info.config.num_replicas, 3, "scaled up by the broadcaster");
+        .clone()
 }

@@ -270,17 +270,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let (identity, wallets, memory, fleet) = match args.store {
         Store::File => {
+            // These create the data dir on a first start, before the replay
+            // memory's file goes in it.
+            let identity = identity::load_or_create(&identity_path)?;
+            let wallets = Wallets::open(wallets_dir, key_source)?;
             let memory = SessionMemory::open(
                 &data_dir.join("sessions.seen"),
                 config.freshness_window,
                 unix_now(),
             )?;
-            (
-                identity::load_or_create(&identity_path)?,
-                Wallets::open(wallets_dir, key_source)?,
-                Memory::File(Arc::new(memory)),
-                None,
-            )
+            (identity, wallets, Memory::File(Arc::new(memory)), None)
         }
         Store::Jetstream => {
             if !matches!(key_source, KeySource::Passphrase(_)) {

@@ -27,16 +27,7 @@ pub fn stage_next(
 ) -> Result<ShareInfo> {
     let (current, key) =
         share::open_file(share_path, FileKind::Share, Expect::default(), passphrase)?;
-    if new_version <= current.info.share_version {
-        return Err(StoreError::VersionNotIncreasing {
-            current: current.info.share_version,
-            requested: new_version,
-        });
-    }
-    let mut info = ShareInfo {
-        share_version: new_version,
-        ..current.info.clone()
-    };
+    let mut info = share::next_version(&current.info, new_version)?;
     share::write_with_key(
         &next_path(share_path),
         &mut info,

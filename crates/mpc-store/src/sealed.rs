@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::format::{self, FileKind, ShareInfo};
 use crate::keysource::KeySource;
 use crate::secret::Passphrase;
@@ -86,16 +86,7 @@ impl SealedShare {
             Expect::default(),
             passphrase,
         )?;
-        if new_version <= current.info.share_version {
-            return Err(StoreError::VersionNotIncreasing {
-                current: current.info.share_version,
-                requested: new_version,
-            });
-        }
-        let mut info = ShareInfo {
-            share_version: new_version,
-            ..current.info
-        };
+        let mut info = share::next_version(&current.info, new_version)?;
         Ok(SealedShare {
             name: self.name.clone(),
             bytes: format::encode(&mut info, &key, plaintext),
@@ -106,6 +97,7 @@ impl SealedShare {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StoreError;
     use crate::format::ShareParty;
 
     fn meta() -> ShareMeta {

@@ -262,6 +262,21 @@ fn unlock_key(path: &Path, info: &ShareInfo, passphrase: Option<&Passphrase>) ->
     }
 }
 
+/// The header of `current`'s refreshed share: the same but `new_version`,
+/// which must be greater.
+pub(crate) fn next_version(current: &ShareInfo, new_version: u32) -> Result<ShareInfo> {
+    if new_version <= current.share_version {
+        return Err(StoreError::VersionNotIncreasing {
+            current: current.share_version,
+            requested: new_version,
+        });
+    }
+    Ok(ShareInfo {
+        share_version: new_version,
+        ..current.clone()
+    })
+}
+
 /// Wallet ids become file names and keyring user names: keep them plain.
 pub(crate) fn validate_wallet_id(wallet_id: &str) -> Result<()> {
     let invalid = |reason| StoreError::InvalidWalletId {
