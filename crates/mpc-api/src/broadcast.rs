@@ -1,7 +1,7 @@
 //! The broadcast queue contract shared by `mpc broadcast` and `mpc-broadcaster`:
 //! signed raw transactions go into a JetStream work queue deduplicated by tx
 //! hash; the broadcaster records each transaction's status in a KV bucket
-//! and publishes every change of it ([`results`]).
+//! and publishes every change of it (see `results.rs`).
 
 use std::time::Duration;
 

@@ -35,7 +35,7 @@ pub use connect::{connect, connect_watching, PermissionViolations};
 pub use error::SessionError;
 pub use fingerprint::{ExpectedKey, Fingerprint};
 pub use identity::Identity;
-pub use server::{serve, AuthenticatedRequest, Incoming, IncomingRequest};
+pub use server::{serve, AuthenticatedRequest, Incoming, IncomingRequest, SERVICE_NAME};
 pub use subjects::{Op, SessionId};
 pub use watch::{watch, watch_all, Watch, WatchRecord};
 pub use wire::{unix_now, Health, Rejection, Violation};
