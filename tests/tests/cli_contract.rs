@@ -289,8 +289,9 @@ fn a_worker_with_the_clients_credentials_exits_with_a_clear_error() {
     let mut broadcaster = std::process::Command::new(mpc_e2e::binary("mpc-broadcaster"));
     broadcaster.env("MPC_RPC_URL", anvil.url());
     for (mut command, refused) in [
-        (cosigner, "mpc.v1.cosigner"),
-        (broadcaster, "$JS.API.CONSUMER"),
+        // Its first subscription is the Services API's.
+        (cosigner, "$SRV.PING"),
+        (broadcaster, "$JS.API.STREAM.UPDATE"),
     ] {
         let mut worker = command
             .env("MPC_NATS_URL", &client_url)

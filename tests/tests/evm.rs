@@ -599,8 +599,12 @@ impl ResultWatch {
         }
     }
 
+    /// The next final result; interim ones (`pending`, ...) are skipped.
     fn next(&mut self, timeout: Duration) -> Option<BroadcastResult> {
-        match self.runtime.block_on(self.subscription.next(timeout)) {
+        match self
+            .runtime
+            .block_on(self.subscription.until_final(timeout, None))
+        {
             Ok(result) => Some(result),
             Err(BroadcastError::Timeout { .. }) => None,
             Err(error) => panic!("result subscription failed: {error}"),
@@ -674,7 +678,7 @@ fn a_tx_queued_while_the_node_is_down_is_mined_once_when_it_comes_back() {
     assert_eq!(
         results.next(Duration::from_secs(1)),
         None,
-        "no node, no result"
+        "no node, no final result"
     );
     assert!(broadcaster.is_running(), "{}", broadcaster.logs());
     assert!(broadcaster.logs().contains("not reachable yet"));

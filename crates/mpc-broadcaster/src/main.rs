@@ -100,7 +100,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         max_in_flight: usize::try_from(config.max_in_flight)?,
     };
     let opened = async {
-        let consumer = queue::consumer(&js, &settings).await?;
+        let consumer = queue::consumer(&js, &settings, &violations).await?;
         let max_age = Duration::from_secs(config.results_max_age_hours * 3600);
         let store = broadcast::ensure_results(&js, settings.replicas, max_age).await?;
         anyhow::Ok((consumer, store))

@@ -24,14 +24,19 @@ fn backoff(ack_wait: Duration) -> Vec<Duration> {
 /// or updated to these settings. A cluster still starting, or still placing
 /// the replicas of a stream just scaled up, refuses for a moment
 /// (`insufficient resources`): asked again until [`LEADER_WAIT`] has passed.
+/// A broker that refused the role's JetStream calls (`violations`) is not
+/// asked again: that is a deployment error, not a cluster starting.
 pub async fn consumer(
     js: &jetstream::Context,
     settings: &QueueSettings,
+    violations: &mpc_session::PermissionViolations,
 ) -> anyhow::Result<consumer::PullConsumer> {
     let deadline = tokio::time::Instant::now() + LEADER_WAIT;
     loop {
         match try_consumer(js, settings).await {
-            Err(error) if tokio::time::Instant::now() < deadline => {
+            Err(error)
+                if tokio::time::Instant::now() < deadline && violations.reported().is_none() =>
+            {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "the queue is not ready yet; retrying"
